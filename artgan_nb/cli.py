@@ -8,7 +8,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 __all__ = ['TrainConfig', 'run_name', 'new_run_dir', 'load_data', 'train', 'checkpoint_path', 'load_generator', 'generate',
            'artgan_train', 'artgan_sample']
 
-# %% ../nbs/06_cli.ipynb #2fe290df
+# %% ../nbs/06_cli.ipynb #fdc3288b
 import json
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -22,7 +22,7 @@ from .models import build_gan
 from .train import gan_learner
 from .callbacks import SampleLogger, MetricsLog, Checkpoint, load_checkpoint
 
-# %% ../nbs/06_cli.ipynb #a035a6b4
+# %% ../nbs/06_cli.ipynb #aef244c8
 @dataclass
 class TrainConfig:
     "Every option of a training run."
@@ -41,7 +41,7 @@ class TrainConfig:
     name: str = None       # the run folder's name; None: derived from the data and the model
     device: str = 'auto'   # 'auto', 'cpu', 'cuda', ...
 
-# %% ../nbs/06_cli.ipynb #59353653
+# %% ../nbs/06_cli.ipynb #9bdd9d46
 def run_name(cfg:TrainConfig):
     "The default run name: data, architecture and size."
     return cfg.name or f"{Path(cfg.data).name if cfg.data else 'abstract'}-{cfg.arch}-{cfg.size}px"
@@ -53,7 +53,7 @@ def new_run_dir(out, name):
     path.mkdir(parents=True)
     return path
 
-# %% ../nbs/06_cli.ipynb #824e7d36
+# %% ../nbs/06_cli.ipynb #bb935758
 def load_data(cfg:TrainConfig):
     "The training images as an `ImageCache`, reporting skipped files."
     if cfg.data is None: return render_abstract(cfg.n_images, cfg.size, cfg.seed)
@@ -76,7 +76,7 @@ def train(cfg:TrainConfig):
     learn.fit(cfg.epochs)
     return learn,run
 
-# %% ../nbs/06_cli.ipynb #6e224dc2
+# %% ../nbs/06_cli.ipynb #b1f2ae3e
 def checkpoint_path(run_or_ckpt):
     "The checkpoint file of a run folder, or the file itself."
     p = Path(run_or_ckpt)
@@ -97,7 +97,7 @@ def generate(G, n:int, nz:int, seed:int=0):
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(next(G.parameters()).device)
     with torch.no_grad(): return G(z)
 
-# %% ../nbs/06_cli.ipynb #d9912017
+# %% ../nbs/06_cli.ipynb #ad184ab0
 @call_parse
 def artgan_train(
     data:str=None, # folder of images (labels: first-level subfolders); default: the built-in abstract dataset
@@ -118,11 +118,11 @@ def artgan_train(
     train(TrainConfig(data=data, size=size, bs=bs, epochs=epochs, lr=lr, nz=nz, arch=arch, width=width,
                       n_images=n_images, seed=seed, out=out, name=name, device=device))
 
-# %% ../nbs/06_cli.ipynb #5df9af1b
+# %% ../nbs/06_cli.ipynb #d514d7af
 @call_parse
 def artgan_sample(
     run:str, # a run folder or a checkpoint file
-    n:int=64, # number of images
+    N:int=64, # number of images (-n)
     out:str='samples.png', # the grid's PNG file
     each:str=None, # write one PNG per image into this folder instead of a grid
     seed:int=0, # seed of the latent vectors
@@ -130,7 +130,7 @@ def artgan_sample(
 ):
     "Generate images from a trained run."
     G,cfg = load_generator(run)
-    imgs = generate(G, n, cfg.nz, seed)
+    imgs = generate(G, N, cfg.nz, seed)
     if each is None: return print(f"wrote {save_grid(imgs, out, nrow=nrow)}")
     for i,img in enumerate(imgs): save_grid(img[None], Path(each)/f'{i:04d}.png', nrow=1)
-    print(f"wrote {n} images to {each}")
+    print(f"wrote {N} images to {each}")

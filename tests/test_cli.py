@@ -1,0 +1,44 @@
+"End to end: the installed commands, as a user runs them."
+import csv, json
+
+from PIL import Image
+
+from conftest import cli
+
+TINY = ['--size', 32, '--bs', 16, '--n-images', 64, '--epochs', 2, '--nz', 16, '--width', 8]
+
+def test_train_then_sample(tmp_path):
+    r = cli('artgan-train', *TINY, '--out', tmp_path/'runs', '--name', 'tiny')
+    assert r.returncode == 0, r.stderr
+    run = tmp_path/'runs'/'tiny'
+    assert json.loads((run/'config.json').read_text())['size'] == 32
+    assert sorted(p.name for p in (run/'samples').iterdir()) == ['epoch_0001.png', 'epoch_0002.png']
+    assert Image.open(run/'samples'/'epoch_0002.png').size == (8*34 + 2, 8*34 + 2)  # 64 images, 8 per row
+    with open(run/'log.csv') as f: rows = list(csv.DictReader(f))
+    assert [r['epoch'] for r in rows] == ['1', '2'] and all(float(r['seconds']) > 0 for r in rows)
+    assert (run/'losses.png').stat().st_size > 0 and (run/'checkpoints'/'last.pth').is_file()
+
+    r = cli('artgan-sample', run, '-n', 6, '--nrow', 3, '--out', tmp_path/'grid.png')
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path/'grid.png').size == (3*34 + 2, 2*34 + 2)
+    r = cli('artgan-sample', run/'checkpoints'/'last.pth', '-n', 3, '--each', tmp_path/'each')
+    assert r.returncode == 0, r.stderr
+    assert [Image.open(p).size for p in sorted((tmp_path/'each').iterdir())] == [(36, 36)] * 3
+
+def test_second_run_gets_new_folder(tmp_path):
+    for _ in range(2): assert cli('artgan-train', *TINY[:-4], '--epochs', 1, '--width', 8, '--nz', 16, '--out', tmp_path).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['abstract-dcgan-32px', 'abstract-dcgan-32px-2']
+
+def test_train_on_folder_reports_skips(tmp_path):
+    data = tmp_path/'paintings'/'style_a'
+    data.mkdir(parents=True)
+    for i in range(40): Image.new('RGB', (50 + i, 40), (6*i, 100, 200)).save(data/f'{i}.jpg')
+    (data/'broken.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
+    r = cli('artgan-train', '--data', tmp_path/'paintings', *TINY[:4], '--epochs', 1, '--nz', 16, '--width', 8, '--out', tmp_path/'runs')
+    assert r.returncode == 0, r.stderr
+    assert '40 images in 1 classes, 1 skipped' in r.stdout and 'broken.jpg' in r.stdout
+    assert (tmp_path/'runs'/'paintings-dcgan-32px'/'checkpoints'/'last.pth').is_file()
+
+def test_missing_data_folder_is_a_clear_error(tmp_path):
+    r = cli('artgan-train', '--data', tmp_path/'nope', '--out', tmp_path)
+    assert r.returncode != 0 and 'no such folder' in r.stderr
