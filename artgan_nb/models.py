@@ -10,7 +10,7 @@ __all__ = ['SIZES', 'ARCHS', 'n_blocks', 'SelfAttention', 'check_attn', 'attn_at
            'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator', 'GaussianNoise',
            'ClassicalDiscriminator', 'build_gan', 'EMA', 'layer_summary', 'print_summary', 'artgan_info']
 
-# %% ../nbs/02_models.ipynb #9744fdec
+# %% ../nbs/02_models.ipynb #35674c62
 import copy, math
 
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from fastcore.script import call_parse, store_true
 
-# %% ../nbs/02_models.ipynb #a10ca6b0
+# %% ../nbs/02_models.ipynb #5736ead2
 SIZES = (32, 64, 128, 256)
 
 def n_blocks(size:int):
@@ -26,7 +26,7 @@ def n_blocks(size:int):
     if size not in SIZES: raise ValueError(f"unsupported size {size}: supported sizes are {', '.join(map(str, SIZES))}")
     return int(math.log2(size)) - 2
 
-# %% ../nbs/02_models.ipynb #86eb5d8d
+# %% ../nbs/02_models.ipynb #c6838cd8
 class SelfAttention(nn.Module):
     "SAGAN self-attention over the pixels of a feature map, (N, nf, H, W) -> (N, nf, H, W)."
     def __init__(self, nf:int): # channels
@@ -40,7 +40,7 @@ class SelfAttention(nn.Module):
         attn = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (N, H*W, H*W): row i weighs every pixel for pixel i
         return x + self.gamma * (v @ attn.transpose(1, 2)).view_as(x)
 
-# %% ../nbs/02_models.ipynb #8cf95283
+# %% ../nbs/02_models.ipynb #c9b8edde
 def check_attn(attn_res:int, # a feature-map side for self-attention, or None
                sides:list): # the sides of a network's feature maps
     "Raise a clear error unless `attn_res` is None or one of `sides`."
@@ -49,7 +49,7 @@ def check_attn(attn_res:int, # a feature-map side for self-attention, or None
 
 def attn_at(side, attn_res, nf): return [SelfAttention(nf)] if side == attn_res else []
 
-# %% ../nbs/02_models.ipynb #fda31ad5
+# %% ../nbs/02_models.ipynb #903513e6
 class Generator(nn.Sequential):
     "Layers from z (N, nz), scaled per class y (N,) if `n_classes`, to images (N, nc, size, size)."
     def __init__(self, layers:list, # z (N, nz) -> images
@@ -61,7 +61,7 @@ class Generator(nn.Sequential):
 
     def forward(self, z, y=None): return super().forward(z if self.class_scale is None else z * (1 + self.class_scale[y]))
 
-# %% ../nbs/02_models.ipynb #bd1bd4ed
+# %% ../nbs/02_models.ipynb #fc500f2a
 def spectral_norm_all(model:nn.Module):
     "Spectral-normalise the weight of every convolution and linear layer of `model`, in place."
     for m in list(model.modules()):
@@ -90,7 +90,7 @@ class Discriminator(nn.Sequential):
         out = self.head(h)
         return out if self.class_embed is None else out + (self.class_embed[y] * h.mean((2, 3))).sum(1)
 
-# %% ../nbs/02_models.ipynb #ad5a0802
+# %% ../nbs/02_models.ipynb #642bd706
 def up_block(ni, nf, attn=False):
     return [nn.ConvTranspose2d(ni, nf, 4, 2, 1, bias=False), nn.BatchNorm2d(nf), nn.ReLU(True), *([SelfAttention(nf)] if attn else [])]
 
@@ -112,7 +112,7 @@ class DCGANGenerator(Generator):
         layers += [nn.ConvTranspose2d(chans[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
         super().__init__(layers, nz, n_classes)
 
-# %% ../nbs/02_models.ipynb #6d8a313f
+# %% ../nbs/02_models.ipynb #d86ea86f
 def down_block(ni, nf, bn=True, attn=False):
     return [nn.Conv2d(ni, nf, 4, 2, 1, bias=False), *([nn.BatchNorm2d(nf)] if bn else []), nn.LeakyReLU(0.2, True),
             *([SelfAttention(nf)] if attn else [])]
@@ -134,7 +134,7 @@ class DCGANDiscriminator(Discriminator):
         head = [nn.Conv2d(chans[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
 
-# %% ../nbs/02_models.ipynb #b2a43d88
+# %% ../nbs/02_models.ipynb #2389a1ad
 def dcgan_init(m:nn.Module):
     "DCGAN weight init; use as `model.apply(dcgan_init)`."
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -143,7 +143,7 @@ def dcgan_init(m:nn.Module):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
-# %% ../nbs/02_models.ipynb #772b9ac3
+# %% ../nbs/02_models.ipynb #ed222bfd
 class FCGenerator(Generator):
     "Fully connected projection of z, then four transposed convolutions: z (N, nz) -> images (N, nc, size, size)."
     def __init__(self, size:int=64, # output side: 32, 64, 128 or 256
@@ -180,7 +180,7 @@ class FCDiscriminator(Discriminator):
         head = [nn.Flatten(), nn.Linear(chans[-1] * sides[-1]**2, 1), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
 
-# %% ../nbs/02_models.ipynb #64ae3494
+# %% ../nbs/02_models.ipynb #a4546d49
 def param_groups(model:nn.Module):
     "Named parameter groups of `model`: {name: [parameters]}."
     if hasattr(model, 'param_groups'): return model.param_groups()
@@ -188,7 +188,7 @@ def param_groups(model:nn.Module):
 
 def n_params(model:nn.Module): return sum(p.numel() for p in model.parameters())
 
-# %% ../nbs/02_models.ipynb #7d09f243
+# %% ../nbs/02_models.ipynb #e28070b6
 class ClassicalGenerator(DCGANGenerator):
     "The classical-artwork generator: DCGAN layers in two groups, `initial` (up to 8x8) and `detail`."
     def __init__(self, size:int=128, nz:int=128, nc:int=3, ngf:int=64, # see `DCGANGenerator`
@@ -201,7 +201,7 @@ class ClassicalGenerator(DCGANGenerator):
         initial = [*nn.Sequential(*list(self)[:third]).parameters(), *([] if self.class_scale is None else [self.class_scale])]
         return {'initial': initial, 'detail': list(nn.Sequential(*list(self)[third:]).parameters())}
 
-# %% ../nbs/02_models.ipynb #d30ec50d
+# %% ../nbs/02_models.ipynb #a832b7df
 class GaussianNoise(nn.Module):
     "Add N(0, std^2) noise to the input in training mode; set `std` to anneal it."
     def __init__(self, std:float=0.1): super().__init__(); self.std = std
@@ -226,7 +226,7 @@ class ClassicalDiscriminator(Discriminator):
         head = [nn.Conv2d(chans[-1], 1, 4, 1, 1, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
 
-# %% ../nbs/02_models.ipynb #496cad54
+# %% ../nbs/02_models.ipynb #49af6f1c
 ARCHS = {'dcgan': (DCGANGenerator, DCGANDiscriminator),
          'dcgan-fc': (FCGenerator, FCDiscriminator),
          'classical': (ClassicalGenerator, ClassicalDiscriminator)}
@@ -246,7 +246,7 @@ def build_gan(arch:str='dcgan', # architecture name, one of `ARCHS`
     D = D_cls(size, nc, width, attn_res=attn_res, n_classes=n_classes, **({} if spectral is None else {'spectral': spectral}))
     return G.apply(dcgan_init),D.apply(dcgan_init)
 
-# %% ../nbs/02_models.ipynb #9f144850
+# %% ../nbs/02_models.ipynb #90481453
 class EMA:
     "An exponential moving average of a model's weights, in `self.model`."
     def __init__(self, model:nn.Module, # the model to average, usually the generator
@@ -261,7 +261,7 @@ class EMA:
 
     def __call__(self, *args): return self.model(*args)
 
-# %% ../nbs/02_models.ipynb #5ddfc28e
+# %% ../nbs/02_models.ipynb #39c58ba2
 def layer_summary(model:nn.Module, *inputs):
     "Rows (name, type, output shape, parameters) for the layers of `model`, from one forward pass on `inputs`."
     rows = []
@@ -273,7 +273,7 @@ def layer_summary(model:nn.Module, *inputs):
         for h in hooks: h.remove()
     return rows
 
-# %% ../nbs/02_models.ipynb #80e4dbff
+# %% ../nbs/02_models.ipynb #5c086809
 def print_summary(title:str, model:nn.Module, *inputs):
     "Print `layer_summary` as a table, then the total parameter count."
     print(f"{title}: {type(model).__name__}")
