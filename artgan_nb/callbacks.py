@@ -7,7 +7,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks.html.md"""
 # %% auto #0
 __all__ = ['SampleLogger', 'plot_losses', 'read_log', 'MetricsLog', 'atomic_save', 'load_checkpoint', 'Checkpoint']
 
-# %% ../nbs/05_callbacks.ipynb #69cd9e3c
+# %% ../nbs/05_callbacks.ipynb #6bd7130c
 import csv, os, time
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from fastai.callback.core import Callback
 
 from .core import save_grid
 
-# %% ../nbs/05_callbacks.ipynb #08f00d67
+# %% ../nbs/05_callbacks.ipynb #e323d0ae
 class SampleLogger(Callback):
     "Render fixed latent vectors to `run_dir/samples/epoch_NNNN.png` after each epoch."
     order = 60
@@ -38,7 +38,7 @@ class SampleLogger(Callback):
         G.train()
         self.last_path = save_grid(imgs, self.dir/f'epoch_{self.epoch + 1:04d}.png', mean=self.mean, std=self.std)
 
-# %% ../nbs/05_callbacks.ipynb #3748e286
+# %% ../nbs/05_callbacks.ipynb #58eff53d
 def plot_losses(rows:list, # dicts with 'epoch', 'loss_d', 'loss_g' (as read from log.csv)
                 path=None): # write the figure here; None: return it
     "Both networks' losses by epoch."
@@ -54,7 +54,7 @@ def read_log(path): # a log.csv
     "The rows of a log.csv as dicts."
     with open(path, newline='') as f: return list(csv.DictReader(f))
 
-# %% ../nbs/05_callbacks.ipynb #8ee055a9
+# %% ../nbs/05_callbacks.ipynb #d5a4ae94
 class MetricsLog(Callback):
     "Append per-epoch statistics to `run_dir/log.csv` and redraw `run_dir/losses.png`."
     order = 60 # after fastai's Recorder has averaged the epoch
@@ -79,7 +79,7 @@ class MetricsLog(Callback):
             w.writerow(row)
         plot_losses(read_log(path), self.dir/'losses.png')
 
-# %% ../nbs/05_callbacks.ipynb #65967294
+# %% ../nbs/05_callbacks.ipynb #2ddc4210
 def atomic_save(obj, path):
     "`torch.save` to a temporary file, flushed to disk, then renamed over `path`."
     path = Path(path)
@@ -96,7 +96,7 @@ def load_checkpoint(path, map_location='cpu'):
     "A checkpoint written by `Checkpoint`, loaded without running any pickled code."
     return torch.load(path, map_location=map_location, weights_only=True)
 
-# %% ../nbs/05_callbacks.ipynb #6071a736
+# %% ../nbs/05_callbacks.ipynb #0df6b370
 class Checkpoint(Callback):
     "Save G, D, both optimizers, the epoch and `config` to `run_dir/checkpoints/last.pth` after each epoch."
     order = 70

@@ -8,7 +8,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 __all__ = ['TrainConfig', 'run_name', 'new_run_dir', 'load_data', 'train', 'checkpoint_path', 'load_generator', 'generate',
            'artgan_train', 'artgan_sample']
 
-# %% ../nbs/06_cli.ipynb #fdc3288b
+# %% ../nbs/06_cli.ipynb #6bbd09af
 import json
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -22,7 +22,7 @@ from .models import build_gan
 from .train import gan_learner
 from .callbacks import SampleLogger, MetricsLog, Checkpoint, load_checkpoint
 
-# %% ../nbs/06_cli.ipynb #aef244c8
+# %% ../nbs/06_cli.ipynb #91995081
 @dataclass
 class TrainConfig:
     "Every option of a training run."
@@ -30,7 +30,7 @@ class TrainConfig:
     n_images: int = 4096   # images of the built-in dataset
     size: int = 64         # image side in pixels
     bs: int = 64           # batch size
-    epochs: int = 12       # passes over the training images
+    epochs: int = 25       # passes over the training images
     lr: float = 2e-4       # Adam learning rate, both networks
     nz: int = 100          # latent size
     arch: str = 'dcgan'    # architecture, see `build_gan`
@@ -41,7 +41,7 @@ class TrainConfig:
     name: str = None       # the run folder's name; None: derived from the data and the model
     device: str = 'auto'   # 'auto', 'cpu', 'cuda', ...
 
-# %% ../nbs/06_cli.ipynb #9bdd9d46
+# %% ../nbs/06_cli.ipynb #732c1907
 def run_name(cfg:TrainConfig):
     "The default run name: data, architecture and size."
     return cfg.name or f"{Path(cfg.data).name if cfg.data else 'abstract'}-{cfg.arch}-{cfg.size}px"
@@ -53,7 +53,7 @@ def new_run_dir(out, name):
     path.mkdir(parents=True)
     return path
 
-# %% ../nbs/06_cli.ipynb #bb935758
+# %% ../nbs/06_cli.ipynb #20d99313
 def load_data(cfg:TrainConfig):
     "The training images as an `ImageCache`, reporting skipped files."
     if cfg.data is None: return render_abstract(cfg.n_images, cfg.size, cfg.seed)
@@ -76,7 +76,7 @@ def train(cfg:TrainConfig):
     learn.fit(cfg.epochs)
     return learn,run
 
-# %% ../nbs/06_cli.ipynb #b1f2ae3e
+# %% ../nbs/06_cli.ipynb #238a2142
 def checkpoint_path(run_or_ckpt):
     "The checkpoint file of a run folder, or the file itself."
     p = Path(run_or_ckpt)
@@ -97,13 +97,13 @@ def generate(G, n:int, nz:int, seed:int=0):
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(next(G.parameters()).device)
     with torch.no_grad(): return G(z)
 
-# %% ../nbs/06_cli.ipynb #ad184ab0
+# %% ../nbs/06_cli.ipynb #707d8d6d
 @call_parse
 def artgan_train(
     data:str=None, # folder of images (labels: first-level subfolders); default: the built-in abstract dataset
     size:int=64, # image side in pixels: 32, 64, 128 or 256
     bs:int=64, # batch size
-    epochs:int=12, # passes over the training images
+    epochs:int=25, # passes over the training images
     lr:float=2e-4, # Adam learning rate, both networks
     nz:int=100, # latent size
     arch:str='dcgan', # architecture
@@ -118,7 +118,7 @@ def artgan_train(
     train(TrainConfig(data=data, size=size, bs=bs, epochs=epochs, lr=lr, nz=nz, arch=arch, width=width,
                       n_images=n_images, seed=seed, out=out, name=name, device=device))
 
-# %% ../nbs/06_cli.ipynb #d514d7af
+# %% ../nbs/06_cli.ipynb #bfd0aa3b
 @call_parse
 def artgan_sample(
     run:str, # a run folder or a checkpoint file
