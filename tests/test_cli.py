@@ -23,7 +23,7 @@ def test_train_then_sample(tmp_path):
     assert Image.open(tmp_path/'grid.png').size == (3*34 + 2, 2*34 + 2)
     r = cli('artgan-sample', run/'checkpoints'/'last.pth', '-n', 3, '--each', tmp_path/'each')
     assert r.returncode == 0, r.stderr
-    assert [Image.open(p).size for p in sorted((tmp_path/'each').iterdir())] == [(36, 36)] * 3
+    assert [Image.open(p).size for p in sorted((tmp_path/'each').iterdir())] == [(32, 32)] * 3  # a single image has no grid border
 
 def test_second_run_gets_new_folder(tmp_path):
     for _ in range(2): assert cli('artgan-train', *TINY[:-4], '--epochs', 1, '--width', 8, '--nz', 16, '--out', tmp_path).returncode == 0

@@ -37,5 +37,5 @@ def test_notebook_page(site, tmp_path):
     dom = render(chromium(), site/'05_callbacks.html', tmp_path)
     assert re.search(r'<title>\s*Callbacks', dom)
     assert 'href="04_train.html"' in dom and 'href="index.html"' in dom
-    assert 'class SampleLogger' in dom
+    assert 'SampleLogger' in dom and 'MetricsLog' in dom
     assert re.search(r'<img[^>]+src="_images/[^"]+\.png"', dom)  # the run's sample grid
