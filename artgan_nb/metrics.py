@@ -24,7 +24,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from .core import denorm, normalize, image_grid
-from .data import load_folder, render_abstract
+from .data import load_folder
 from .models import build_gan
 from .callbacks import load_checkpoint, atomic_save
 from .cli import checkpoint_path, load_generator, generate, load_data
