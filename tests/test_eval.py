@@ -1,23 +1,18 @@
 "End to end: `artgan-eval` on a tiny trained run and a tiny folder of real images."
-import json, subprocess, sys
-from pathlib import Path
+import json
 
 from artgan_nb.cli import TrainConfig, train
 from artgan_nb.core import normalize, save_grid
 from artgan_nb.data import render_abstract
 
-# what the `artgan-eval` console script that pip installs runs
-SCRIPT = "import sys\nfrom artgan_nb.metrics import artgan_eval\nsys.exit(artgan_eval())\n"
+from conftest import cli
 
 
 def test_artgan_eval(tmp_path):
     _,run = train(TrainConfig(n_images=96, size=32, bs=16, epochs=1, nz=16, width=8, out=str(tmp_path/'runs')))
     for i,img in enumerate(render_abstract(20, size=32, seed=7).images):
         save_grid(normalize(img)[None], tmp_path/'real'/'test'/f'{i:03d}.png', nrow=1)
-    (tmp_path/'artgan_eval.py').write_text(SCRIPT)
-    cmd = [sys.executable, str(tmp_path/'artgan_eval.py'), str(run), '--real', str(tmp_path/'real'), '--n', '12', '--n-train', '24',
-           '--cache', str(tmp_path/'cache')]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = cli('artgan-eval', run, '--real', tmp_path/'real', '--n', 12, '--n-train', 24, '--cache', tmp_path/'cache')
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     res = json.loads((run/'eval.json').read_text())
