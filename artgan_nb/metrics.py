@@ -7,8 +7,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/metrics.html.md"""
 # %% auto #0
 __all__ = ['inception_path', 'tf_bilinear', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed', 'fid_kid',
            'knn_radii', 'in_manifold', 'precision_recall', 'load_split', 'feature_cache_path', 'cached_features',
-           'nearest', 'memorisation', 'show_closest', 'load_discriminator', 'd_accuracy', 'generate_uint8',
-           'train_images', 'run_dir', 'evaluate', 'report', 'artgan_eval', 'FIDLog']
+           'nearest', 'memorisation', 'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'run_dir',
+           'evaluate', 'report', 'artgan_eval', 'FIDLog']
 
 # %% ../nbs/07_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, json
@@ -25,9 +25,8 @@ from torchmetrics.image.kid import KernelInceptionDistance
 
 from .core import denorm, normalize, image_grid
 from .data import load_folder
-from .models import build_gan
-from .callbacks import load_checkpoint, atomic_save
-from .cli import checkpoint_path, load_generator, generate, load_data
+from .callbacks import atomic_save
+from .cli import checkpoint_path, load_gan, generate, load_data
 
 # %% ../nbs/07_metrics.ipynb #0780a7f6
 def inception_path():
@@ -160,12 +159,6 @@ def show_closest(fake:torch.Tensor, # uint8 generated images
     fig.savefig(path, dpi=100, bbox_inches='tight'); plt.close(fig)
 
 # %% ../nbs/07_metrics.ipynb #a405f859
-def load_discriminator(run_or_ckpt, cfg):
-    "The trained discriminator of a run (eval mode), built from its config."
-    D = build_gan(cfg.arch, cfg.size, cfg.nz, 3, cfg.width)[1]
-    D.load_state_dict(load_checkpoint(checkpoint_path(run_or_ckpt))['discriminator'])
-    return D.eval()
-
 def d_accuracy(D:nn.Module, # a discriminator that returns logits
                real:torch.Tensor, # uint8 held-out real images
                fake:torch.Tensor): # normalised generated images
@@ -192,7 +185,7 @@ def run_dir(run_or_ckpt):
 def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subset:int=1000,
              pr:bool=False, cache=None, bs:int=50, seed:int=0):
     "Every metric of a run against real images; also writes RUN/memorisation.png."
-    G,cfg = load_generator(run)
+    G,D,cfg = load_gan(run)
     net,folder = InceptionFeatures(),run_dir(run)
     reals,train = load_split(real, split, cfg.size, n),train_images(cfg, n_train)
     real_f = cached_features(net, reals, feature_cache_path(real, split, cfg.size, n, cache), bs)
@@ -202,7 +195,7 @@ def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subs
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8, train, dist, idx, path=folder/'memorisation.png')
-    return dict(res, memorisation=dict(mem, n_train=len(train)), **d_accuracy(load_discriminator(run, cfg), reals, fakes))
+    return dict(res, memorisation=dict(mem, n_train=len(train)), **d_accuracy(D, reals, fakes))
 
 # %% ../nbs/07_metrics.ipynb #7f5e1997
 def report(res:dict):
