@@ -54,7 +54,8 @@ class GANTrainer(Callback):
         loss.backward()
         self.opt_d.step()
         self.last.update(loss_d=loss.item(), d_real=torch.sigmoid(real_logits).mean().item(),
-                         d_fake=torch.sigmoid(fake_logits).mean().item())
+                         d_fake=torch.sigmoid(fake_logits).mean().item(),
+                         acc_real=(real_logits > 0).float().mean().item(), acc_fake=(fake_logits < 0).float().mean().item())
 
     def before_batch(self):
         if not self.training: return
@@ -82,7 +83,7 @@ class GANStat(Metric):
     @property
     def name(self): return self.key
 
-GAN_STATS = ('loss_d', 'loss_g', 'd_real', 'd_fake')
+GAN_STATS = ('loss_d', 'loss_g', 'd_real', 'd_fake', 'acc_real', 'acc_fake')
 
 # %% ../nbs/04_train.ipynb #c6988970
 def _rates(lr, groups): return lr if isinstance(lr, dict) else {n: lr for n in groups}
