@@ -414,7 +414,7 @@ def prepare_data(root, # a folder tree of images
 load_folder = prepare_data
 
 # %% ../nbs/01_data.ipynb #ab806872
-def _mb(n): return f"{n / 2**20:.1f} MB"
+def _mb(n): return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 def format_report(report:dict, # from `prepare_data`
                   max_listed:int=20): # skipped files listed by name, at most

@@ -1,0 +1,104 @@
+"End-to-end checks of the data pipeline: the artgan-prepare command, the cache's atomicity, real paintings."
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest, torch
+from PIL import Image
+
+from artgan_nb.data import prepare_data, messy_folder, gan_dls, read_cache, BatchAugment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def run_py(tmp_path, code, *args):
+    "Run `code` as a script file with this checkout's package (a script file, so `call_parse` reads `args`)."
+    script = tmp_path/f"run_{abs(hash(code))}.py"; script.write_text(code)
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+def prepare_cli(tmp_path, *args):
+    "Run `artgan-prepare args` as its console script does; return (exit code, stdout, stderr)."
+    p = run_py(tmp_path, "from artgan_nb.data import artgan_prepare\nartgan_prepare()\n", *args)
+    out,err = p.communicate(timeout=120)
+    return p.returncode,out,err
+
+@pytest.fixture
+def messy(tmp_path):
+    expected = messy_folder(tmp_path/'messy')
+    return tmp_path/'messy',expected
+
+def test_prepare_reports_every_file(messy, tmp_path):
+    root,expected = messy
+    rc,out,err = prepare_cli(tmp_path, root, '--size', 32, '--cache-dir', tmp_path/'cache', '--workers', 2)
+    assert rc == 0, err
+    assert '12 images kept, 4 skipped, 1 other files ignored' in out
+    assert 'skipped: 1 empty file, 1 not an image, 1 too large, 1 truncated or corrupt' in out
+    for f,why in expected.items():
+        if why: assert f"{root/f}: {why}" in out
+    assert 'labels: calm 6, loud 6' in out and 'built in' in out
+    rc,out,_ = prepare_cli(tmp_path, root, '--size', 32, '--cache-dir', tmp_path/'cache')
+    assert rc == 0 and 'reused in' in out
+
+def test_cli_and_library_share_the_cache(messy, tmp_path):
+    root,_ = messy
+    rc,_,err = prepare_cli(tmp_path, root, '--size', 32, '--fit', 'pad', '--gray', '--cache-dir', tmp_path/'cache')
+    assert rc == 0, err
+    cache,report = prepare_data(root, size=32, fit='pad', gray=True, cache_dir=tmp_path/'cache')
+    assert report['reused'] and cache.images.shape == (12, 1, 32, 32) and cache.images.dtype == torch.uint8
+    x,y = gan_dls(cache, bs=4, valid_pct=0.25, device='cpu', augment=BatchAugment()).train.one_batch()
+    assert x.shape == (4, 1, 32, 32) and x.dtype == torch.float32 and -1 <= x.min() and x.max() <= 1
+    assert y.dtype == torch.int64 and set(y.tolist()) <= {0, 1}
+
+@pytest.mark.parametrize('case,expect', [('missing', 'no such folder'), ('empty', 'no usable image'),
+                                         ('unwritable', 'cannot write the cache'), ('size', 'size must be')])
+def test_cli_errors_are_messages(case, expect, messy, tmp_path):
+    root,_ = messy
+    (tmp_path/'empty').mkdir(); (tmp_path/'empty'/'zero.png').touch()
+    args = dict(missing=[tmp_path/'nowhere'], empty=[tmp_path/'empty'], unwritable=[root, '--cache-dir', root/'calm'/'wide.png'/'c'],
+                size=[root, '--size', 4])[case]
+    rc,out,err = prepare_cli(tmp_path, *args, *(['--cache-dir', tmp_path/'cache'] if case != 'unwritable' else []))
+    assert rc != 0 and f"artgan-prepare: {expect}" in err and 'Traceback' not in err
+
+def test_csv_labels_and_missing_files(messy, tmp_path):
+    root,_ = messy
+    (tmp_path/'list.csv').write_text('file,label\ncalm/wide.png,a\nloud/cmyk.jpg,b\ncalm/gone.png,a\n')
+    cache,report = prepare_data(root, size=32, cache_dir=tmp_path/'cache', labels_csv=tmp_path/'list.csv', workers=0)
+    assert cache.classes == ('a', 'b') and cache.labels.tolist() == [0, 1]
+    assert report['skipped'] == {str(root/'calm'/'gone.png'): 'missing'}
+
+SLOW_BUILD = """
+import sys, time, artgan_nb.data as d
+decode = d.decode_image
+def slow(*a, **k): time.sleep(0.02); return decode(*a, **k)
+d.decode_image = slow
+d.prepare_data(sys.argv[1], size=16, cache_dir=sys.argv[2], workers=0)
+"""
+
+def test_killed_build_leaves_no_complete_cache(tmp_path):
+    root,cache_dir = tmp_path/'imgs',tmp_path/'cache'
+    root.mkdir()
+    for i in range(300): Image.new('RGB', (20, 20), (i % 256, 0, 0)).save(root/f'{i:03d}.png')
+    p = run_py(tmp_path, SLOW_BUILD, root, cache_dir)
+    deadline = time.time() + 60
+    while not any(f.stat().st_size > 0 for f in cache_dir.glob('.tmp-*/images.u8')):
+        assert time.time() < deadline and p.poll() is None, 'the build did not start'
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    left = list(cache_dir.iterdir())
+    assert left and all(d.name.startswith('.tmp-') for d in left)       # only the unfinished temporary folder
+    assert all(read_cache(d) is None for d in left)
+    cache,report = prepare_data(root, size=16, cache_dir=cache_dir, workers=0)
+    assert not report['reused'] and report['kept'] == 300 and len(cache) == 300
+    assert [d.name for d in cache_dir.iterdir()] == [Path(report['cache']).name]  # the dead build's folder is gone
+
+def test_wikiart_batches(wikiart, tmp_path):
+    train = wikiart/'train'
+    styles = sorted(p.name for p in train.iterdir())
+    rows = [f"{s}/{f.name},{s}" for s in styles for f in sorted((train/s).iterdir())[:10]]
+    (tmp_path/'list.csv').write_text('file,label\n' + '\n'.join(rows) + '\n')
+    cache,report = prepare_data(train, size=64, cache_dir=tmp_path/'cache', labels_csv=tmp_path/'list.csv')
+    assert report['kept'] == 10 * len(styles) and not report['skipped'] and cache.classes == tuple(styles)
+    dls = gan_dls(cache, bs=16, valid_pct=0.2, device='cpu', norm='unit')
+    x,y = dls.train.one_batch()
+    assert x.shape == (16, 3, 64, 64) and 0 <= x.min() and x.max() <= 1 and x.std() > 0.1
+    assert dls.valid.dataset.labels.bincount().tolist() == [2] * len(styles)
