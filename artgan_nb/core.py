@@ -36,7 +36,7 @@ def normalize(x:torch.Tensor, # uint8 images, (..., C, H, W)
               mean:float=0.5, std:float=0.5): # per-channel statistics in [0, 1] units (float or sequence)
     "Map uint8 pixels to floats: `(x/255 - mean) / std`."
     mean,std = (torch.as_tensor(v, dtype=torch.float32, device=x.device).view(-1, 1, 1) for v in (mean, std))
-    return (x.float() / 255 - mean) / std
+    return x.to(torch.float32, copy=True).mul_(1 / (255 * std)).sub_(mean / std) # one new tensor, updated in place
 
 def denorm(x:torch.Tensor, # normalised images, (..., C, H, W)
            mean:float=0.5, std:float=0.5): # the statistics `normalize` used

@@ -486,10 +486,12 @@ class CacheLoader(DataLoader):
         self.stats,self.augment,self.rng = stats,augment,random.Random(seed)
 
     def create_batches(self, samps):
-        "uint8 (images, labels) batches, one tensor index per batch."
+        "uint8 (images, labels) batches, one `index_select` of rows of the flattened cache per batch."
+        images,labels = self.dataset.images,self.dataset.labels
+        rows = images.flatten(1)
         for idx in chunked(samps, self.bs, self.drop_last):
             idx = torch.tensor(idx)
-            yield self.dataset.images[idx],self.dataset.labels[idx]
+            yield rows.index_select(0, idx).view(-1, *images.shape[1:]),labels[idx]
 
     def after_batch(self, b):
         "Normalise (and augment) the images once they are on the device."
