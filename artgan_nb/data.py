@@ -288,16 +288,17 @@ def default_cache_dir():
     if os.environ.get('ARTGAN_CACHE'): return Path(os.environ['ARTGAN_CACHE'])
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'artgan_nb'
 
-def _stamp(f:Path):
-    try: s = f.stat(); return [str(f), s.st_size, s.st_mtime_ns]
-    except OSError: return [str(f), -1, -1]
+def _stamp(f:Path, root:Path):
+    "The file's path relative to `root`, size and modification time (-1 when it is missing)."
+    try: s = f.stat(); return [os.path.relpath(f, root), s.st_size, s.st_mtime_ns]
+    except OSError: return [os.path.relpath(f, root), -1, -1]
 
 def _digest(o): return hashlib.sha1(json.dumps(o).encode()).hexdigest()[:12]
 
 def cache_name(root, files:list, labels:list, opts:dict):
     "The cache folder's name: `<folder>-<hash of path and options>-<hash of the file list>`."
     source = _digest([str(Path(root).resolve()), opts, CACHE_VERSION])
-    return f"{Path(root).name}-{source}-{_digest([[*_stamp(f), l] for f,l in zip(files, labels)])}"
+    return f"{Path(root).name}-{source}-{_digest([[*_stamp(f, root), l] for f,l in zip(files, labels)])}"
 
 def writable_dir(path:Path):
     "Create `path` if needed and check it can be written; raise `DataError` if not."
@@ -453,7 +454,7 @@ def split_indices(n:int, valid_pct:float=0.1, seed:int=0,
 
 def subset(cache:ImageCache, idx:torch.Tensor):
     "The images of `cache` at `idx`, as a new `ImageCache`."
-    return ImageCache(cache.images[idx], cache.labels[idx], cache.classes)
+    return ImageCache(cache.images.index_select(0, idx), cache.labels[idx], cache.classes)
 
 # %% ../nbs/01_data.ipynb #191a50a8
 NORMS = ('tanh', 'dataset', 'unit')
