@@ -249,10 +249,12 @@ def messy_folder(root): # where to write it (created)
     rgba = Image.new('RGBA', (60, 60), (0, 0, 0, 0)); rgba.paste(_painting(30, 30, 2), (15, 15)) # opaque centre, transparent edges
     sideways = Image.Exif(); sideways[0x0112] = 6 # EXIF orientation: rotate 90 degrees
     good = {'calm/wide.png': _painting(90, 40), 'calm/tall.jpg': _painting(30, 70, 1), 'calm/grey.png': _painting(50, 50, 2).convert('L'),
-            'calm/palette.gif': _painting(40, 40, 3).convert('P'), 'calm/small.bmp': _painting(20, 20, 4), 'calm/photo.webp': _painting(64, 48, 5),
+            'calm/small.bmp': _painting(20, 20, 4), 'calm/photo.webp': _painting(64, 48, 5),
             'loud/transparent.png': rgba, 'loud/la.png': _painting(40, 40, 6).convert('LA'), 'loud/cmyk.jpg': _painting(50, 40, 7).convert('CMYK'),
             'loud/deep.tif': Image.fromarray(np.tile(np.linspace(0, 65535, 48), (48, 1)).astype(np.uint16))}
     for f,im in good.items(): im.save(root/f)
+    _painting(40, 40, 3).convert('P').save(root/'calm'/'palette.gif', save_all=True, append_images=[Image.new('P', (40, 40), 1)])
+    clear = _painting(40, 40, 10).convert('P'); clear.save(root/'loud'/'clear.png', transparency=clear.getpixel((0, 0)))
     _painting(80, 40, 8).save(root/'loud'/'sideways.jpg', exif=sideways)
     _painting(200, 200, 9).save(root/'loud'/'big.png')
     (root/'calm'/'empty.jpg').touch()
@@ -262,7 +264,7 @@ def messy_folder(root): # where to write it (created)
     (root/'loud'/'bomb.png').write_bytes(_bomb_png())
     (root/'loud'/'README.txt').write_text('a file that is not an image file')
     bad = {'calm/empty.jpg': 'empty file', 'calm/notes.png': 'not an image', 'loud/cut.jpg': 'truncated or corrupt', 'loud/bomb.png': 'too large'}
-    return {**{f: None for f in [*good, 'loud/sideways.jpg', 'loud/big.png']}, **bad}
+    return {**{f: None for f in [*good, 'calm/palette.gif', 'loud/clear.png', 'loud/sideways.jpg', 'loud/big.png']}, **bad}
 
 # %% ../nbs/01_data.ipynb #d0b5f2f7
 def decode_or_reason(path, **opts):

@@ -31,11 +31,11 @@ def test_prepare_reports_every_file(messy, tmp_path):
     root,expected = messy
     rc,out,err = prepare_cli(tmp_path, root, '--size', 32, '--cache-dir', tmp_path/'cache', '--workers', 2)
     assert rc == 0, err
-    assert '12 images kept, 4 skipped, 1 other files ignored' in out
+    assert '13 images kept, 4 skipped, 1 other files ignored' in out
     assert 'skipped: 1 empty file, 1 not an image, 1 too large, 1 truncated or corrupt' in out
     for f,why in expected.items():
         if why: assert f"{root/f}: {why}" in out
-    assert 'labels: calm 6, loud 6' in out and 'built in' in out
+    assert 'labels: calm 6, loud 7' in out and 'built in' in out
     rc,out,_ = prepare_cli(tmp_path, root, '--size', 32, '--cache-dir', tmp_path/'cache')
     assert rc == 0 and 'reused in' in out
 
@@ -44,7 +44,7 @@ def test_cli_and_library_share_the_cache(messy, tmp_path):
     rc,_,err = prepare_cli(tmp_path, root, '--size', 32, '--fit', 'pad', '--gray', '--cache-dir', tmp_path/'cache')
     assert rc == 0, err
     cache,report = prepare_data(root, size=32, fit='pad', gray=True, cache_dir=tmp_path/'cache')
-    assert report['reused'] and cache.images.shape == (12, 1, 32, 32) and cache.images.dtype == torch.uint8
+    assert report['reused'] and cache.images.shape == (13, 1, 32, 32) and cache.images.dtype == torch.uint8
     x,y = gan_dls(cache, bs=4, valid_pct=0.25, device='cpu', augment=BatchAugment()).train.one_batch()
     assert x.shape == (4, 1, 32, 32) and x.dtype == torch.float32 and -1 <= x.min() and x.max() <= 1
     assert y.dtype == torch.int64 and set(y.tolist()) <= {0, 1}
