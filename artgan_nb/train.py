@@ -34,7 +34,7 @@ class GANModule(nn.Module):
         self.generator,self.discriminator,self.nz,self.n_classes = generator,discriminator,nz,n_classes
         self.augment,self.noise_std = augment,noise_std
 
-    def d_input(self, x): return instance_noise(self.augment(x) if self.augment else x, self.noise_std if self.training else 0.0)
+    def d_input(self, x): return instance_noise(self.augment(x) if self.augment is not None else x, self.noise_std if self.training else 0.0)
     def critic(self, x, y=None): return self.discriminator(x) if y is None else self.discriminator(x, y)
     def generate(self, z, y=None): return self.generator(z) if y is None else self.generator(z, y)
     def forward(self, z, y=None): return self.critic(self.d_input(self.generate(z, y)), y)
@@ -96,7 +96,7 @@ class GANTrainer(Callback):
                          acc_real=(real_logits > 0).float().mean().item(), acc_fake=(fake_logits < 0).float().mean().item())
 
     def before_train(self):
-        if self.ema: self.ema.model.to(next(self.learn.model.parameters()).device)
+        if self.ema is not None: self.ema.model.to(next(self.learn.model.parameters()).device)
 
     def before_batch(self):
         if not self.training: return
@@ -110,7 +110,7 @@ class GANTrainer(Callback):
         if self.training: self.last['loss_g'] = self.learn.loss.item()
 
     def after_step(self):
-        if self.ema: self.ema.update(self.learn.model.generator)
+        if self.ema is not None: self.ema.update(self.learn.model.generator)
 
     def after_batch(self): self.learn.model.discriminator.requires_grad_(True)
     def before_validate(self): raise CancelValidException()
