@@ -101,13 +101,13 @@ class SampleLogger(EpochCallback):
         self.n,self.seed,self.mean,self.std,self.tensorboard,self.show,self.k,self.rows = n,seed,mean,std,tensorboard,show,k,rows
 
     def before_fit(self):
-        self.z,self.y = fixed_inputs(self.model, self.n, self.seed)
+        self.z,self.labels = fixed_inputs(self.model, self.n, self.seed)
         self.writer = SummaryWriter(self.tb_dir) if self.tensorboard else None
         self.display = None
 
     def after_epoch(self):
         if not self.trained: return
-        imgs = generate(self.model.generator, self.z, self.y)
+        imgs = generate(self.model.generator, self.z, self.labels)
         self.last_path = save_grid(imgs, self.dir/f'epoch_{self.epoch + 1:04d}.png', mean=self.mean, std=self.std)
         if self.writer:
             self.writer.add_image('samples', image_grid(imgs, 8, self.mean, self.std), self.epoch + 1)
@@ -378,14 +378,14 @@ class ModeCollapseMonitor(EpochCallback):
         store_attr()
 
     def before_fit(self):
-        self.z,self.y = fixed_inputs(self.model, self.n, self.seed)
+        self.z,self.labels = fixed_inputs(self.model, self.n, self.seed)
         self.real = diversity(real_images(self.dls.train.dataset, self.n), self.side)
-        self.ratios,self.rollbacks,self.collapsed,self.judged = [],0,None,0
+        self.ratios,self.rollbacks,self.collapsed,self.judged,self.good_epoch = [],0,None,0,None
         self.good = snapshot(self.learn) if self.action == 'rollback' else None
 
     def after_epoch(self):
         if not self.trained: return
-        fake = denorm(generate(self.model.generator, self.z, self.y), self.mean, self.std)
+        fake = denorm(generate(self.model.generator, self.z, self.labels), self.mean, self.std)
         ratio = diversity(fake, self.side) / self.real
         self.ratios.append(ratio)
         self.learn.epoch_extras = {**getattr(self.learn, 'epoch_extras', {}), 'diversity': ratio}
@@ -405,7 +405,8 @@ class ModeCollapseMonitor(EpochCallback):
             raise CancelFitException()
         restore(self.learn, self.good)
         self.rollbacks,self.collapsed = self.rollbacks + 1,None
-        print(f"ModeCollapseMonitor: rolled back to the state after epoch {getattr(self, 'good_epoch', 0)} (rollback {self.rollbacks})")
+        back_to = 'the start of the fit' if self.good_epoch is None else f'the end of epoch {self.good_epoch}'
+        print(f"ModeCollapseMonitor: rolled back to {back_to} (rollback {self.rollbacks} of {self.max_rollbacks})")
 
 # %% ../nbs/05_callbacks.ipynb #1ea6e038
 def plot_adaptive_lr(adapt:AdaptiveLR, # after a run
@@ -418,7 +419,7 @@ def plot_adaptive_lr(adapt:AdaptiveLR, # after a run
     ax2 = ax.twinx()
     ax2.plot([h[1][0] for h in adapt.history], label='lr G'); ax2.plot([h[2][0] for h in adapt.history], label='lr D')
     ax2.set_yscale('log'); ax2.set_ylabel('learning rate')
-    ax.legend(handles=ax.get_lines()[:1] + ax2.get_lines(), loc='lower right', fontsize=8)
+    ax.legend(handles=ax.get_lines()[:1] + ax2.get_lines(), loc='lower center', bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, fontsize=8)
     if path is None: return fig
     fig.savefig(path, dpi=100, bbox_inches='tight')
     plt.close(fig)
