@@ -6,9 +6,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks.html.md"""
 
 # %% auto #0
 __all__ = ['fixed_inputs', 'generate', 'grid_tile_side', 'evolution_grid', 'EpochCallback', 'SampleLogger', 'read_log',
-           'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'snapshot', 'restore', 'non_finite', 'NaNGuard',
-           'd_score', 'set_rates', 'AdaptiveLR', 'plateaued', 'EarlyStop', 'diversity', 'real_images',
-           'ModeCollapseMonitor', 'plot_adaptive_lr', 'atomic_save', 'load_checkpoint', 'Checkpoint']
+           'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'snapshot', 'restore_optimizer', 'restore',
+           'non_finite', 'NaNGuard', 'd_score', 'set_rates', 'AdaptiveLR', 'plateaued', 'EarlyStop', 'diversity',
+           'real_images', 'ModeCollapseMonitor', 'plot_adaptive_lr', 'atomic_save', 'load_checkpoint', 'Checkpoint']
 
 # %% ../nbs/05_callbacks.ipynb #6bd7130c
 import csv, os, time
@@ -205,11 +205,17 @@ def snapshot(learn):
     if getattr(trainer, 'ema', None) is not None: state['ema'] = trainer.ema.model.state_dict()
     return copy.deepcopy(state)
 
+def restore_optimizer(opt, state:dict):
+    "Load an optimizer's `state_dict`, keeping its current learning rates."
+    rates = [g['lr'] for g in opt.param_groups]
+    opt.load_state_dict(copy.deepcopy(state))
+    for g,lr in zip(opt.param_groups, rates): g['lr'] = lr
+
 def restore(learn, state:dict): # as `snapshot` returns
-    "Put G, D, the optimizers and the EMA generator back as `snapshot` saw them."
+    "Put G, D, the optimizers' states and the EMA generator back as `snapshot` saw them."
     learn.model.load_state_dict(state['model'])
-    learn.opt.opt.load_state_dict(copy.deepcopy(state['opt_g']))
-    learn.gan_trainer.opt_d.load_state_dict(copy.deepcopy(state['opt_d']))
+    restore_optimizer(learn.opt.opt, state['opt_g'])
+    restore_optimizer(learn.gan_trainer.opt_d, state['opt_d'])
     if 'ema' in state: learn.gan_trainer.ema.model.load_state_dict(state['ema'])
 
 def non_finite(last:dict, # `gan_trainer.last`
