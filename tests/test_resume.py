@@ -1,0 +1,98 @@
+"Exact resumption: a run that stops (an error, or kill -9) and is resumed ends exactly like one that never stopped."
+import os, random, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest, torch
+from fastai.callback.core import Callback
+
+from conftest import cli
+from artgan_nb.callbacks import load_checkpoint, read_log
+from artgan_nb.cli import TrainConfig, train, resume
+
+TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu') # 4 batches per epoch
+
+class Crash(Callback):
+    "Stop with an error after `n` batches, as a crash would."
+    order = 200
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.train_iter == self.n: raise RuntimeError('simulated crash')
+
+def states(run):
+    "Everything that must match at the end: weights, optimizer moments, the epochs' statistics."
+    ck = load_checkpoint(Path(run)/'checkpoints'/'last.pth')
+    tensors = {f'{net}.{k}': v for net in ('generator', 'discriminator') for k,v in ck[net].items()}
+    for opt in ('opt_g', 'opt_d'):
+        for i,s in ck[opt]['state'].items(): tensors.update({f'{opt}.{i}.{k}': v for k,v in s.items()})
+    rows = [{k: v for k,v in r.items() if k != 'seconds'} for r in read_log(Path(run)/'log.csv')]
+    return tensors,rows,(ck['epoch'], ck['batch'])
+
+def assert_same(run_a, run_b):
+    (ta,ra,ea),(tb,rb,eb) = states(run_a),states(run_b)
+    assert ea == eb and ta.keys() == tb.keys()
+    assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
+    assert ra == rb and len(ra) == TINY['epochs']
+
+@pytest.fixture(scope='module')
+def whole(tmp_path_factory):
+    "An uninterrupted run."
+    _,run = train(TrainConfig(**TINY, save_every_batches=3, out=str(tmp_path_factory.mktemp('whole'))))
+    return run
+
+@pytest.mark.parametrize('stop,where', [(7, (1, 2)), (5, (1, 0)), (10, (2, 1))]) # mid-epoch, epoch boundary, first batch of the last epoch
+def test_crash_then_resume_is_exact(whole, tmp_path, stop, where):
+    cfg = TrainConfig(**TINY, save_every_batches=3, out=str(tmp_path))
+    with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(stop)])
+    run = tmp_path/'abstract-dcgan-32px'
+    ck = load_checkpoint(run/'checkpoints'/'last.pth')
+    assert (ck['epoch'], ck['batch']) == where
+    resume(run)
+    assert_same(whole, run)
+    assert not (run/'.lock').exists()
+
+def test_resume_of_a_finished_run_changes_nothing(whole, capsys):
+    before = states(whole)
+    resume(whole)
+    assert 'after 3 epochs of 3' in capsys.readouterr().out
+    after = states(whole)
+    assert before[1:] == after[1:] and all(torch.equal(before[0][k], after[0][k]) for k in before[0])
+
+def test_resume_refuses_other_options(whole):
+    r = cli('artgan-train', '--resume', whole, '--size', 128)
+    assert r.returncode != 0 and '--size' in r.stderr and 'Traceback' not in r.stderr
+
+ARGS = ['--size', 32, '--bs', 16, '--n-images', 200, '--epochs', 8, '--nz', 16, '--width', 8, '--device', 'cpu',
+        '--save-every-batches', 1] # 11 batches per epoch: about 3 s of training on a busy CPU
+
+def start(*args, out):
+    exe = Path(sys.executable).parent/'artgan-train'
+    return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=out)
+
+def kill_at_random(proc, ckpt, rng):
+    "SIGKILL `proc` at a random moment after its first checkpoint exists; True if it was still running."
+    while not ckpt.exists() and proc.poll() is None: time.sleep(0.02)
+    time.sleep(rng.uniform(0.05, 0.5))
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return running
+
+def test_kill_9_then_resume_is_exact(tmp_path):
+    r = cli('artgan-train', *ARGS, '--out', tmp_path, '--name', 'whole')
+    assert r.returncode == 0, r.stderr
+    run,rng,kills = tmp_path/'killed',random.Random(0),0
+    ckpt = run/'checkpoints'/'last.pth'
+    kills += kill_at_random(start(*ARGS, '--out', tmp_path, '--name', 'killed', out=tmp_path), ckpt, rng)
+    for _ in range(2): # kill the resumed run too, at a later random moment
+        mtime = ckpt.stat().st_mtime_ns
+        proc = start('--resume', run, out=tmp_path)
+        while ckpt.stat().st_mtime_ns == mtime and proc.poll() is None: time.sleep(0.02)
+        kills += kill_at_random(proc, ckpt, rng)
+    assert kills >= 2, 'the runs finished before they could be killed: make them longer'
+    assert (run/'.lock').exists() # left behind by kill -9
+    r = cli('artgan-train', '--resume', run)
+    assert r.returncode == 0, r.stderr
+    assert 'taking over the lock of a stopped run' in r.stdout
+    (ta,ra,ea),(tb,rb,eb) = states(tmp_path/'whole'),states(run)
+    assert ea == eb == (8, 0) and ra == rb and len(ra) == 8
+    assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
