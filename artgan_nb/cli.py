@@ -234,7 +234,8 @@ def generate(G, n:int, nz:int, seed:int=0):
 # %% ../nbs/06_cli.ipynb #707d8d6d
 def _message(e):
     "`e` in one line: fastai's note of the callback it came from, if any, then what went wrong."
-    lines = str(e).split('\n\t')
+    text = e.args[0] if e.args and isinstance(e.args[0], str) else str(e) # fastai rewrites args[0]; OSError's str ignores it
+    lines = text.split('\n\t')
     if isinstance(e, OSError) and e.strerror: lines[-1] = e.strerror + (f": {e.filename}" if e.filename else '')
     return ' '.join(lines)
 
