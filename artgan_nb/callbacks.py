@@ -176,6 +176,7 @@ class Checkpoint(Callback):
         return dict(**self.nets(), opt_g=self.learn.opt.state_dict(), opt_d=self.learn.gan_trainer.opt_d.state_dict(),
                     epoch=epoch, batch=batch, train_iter=self.learn.train_iter, pct_train=self.learn.pct_train,
                     metrics=[metric_state(m) for m in self.learn.metrics], rng=get_rng_states(), dl_rng=dl_rng,
+                    callbacks={type(cb).__name__: cb.state_dict() for cb in self.learn.cbs if hasattr(cb, 'state_dict')},
                     config=self.config)
 
     def save(self, epoch:int, batch:int, dl_rng):
@@ -222,6 +223,8 @@ class Resume(Callback):
         set_rng_states(self.ck['rng'])
         self.learn.train_iter,self.learn.pct_train = self.ck['train_iter'],self.ck['pct_train']
         for m,s in zip(self.learn.metrics, self.ck['metrics']): vars(m).update(s)
+        for cb in self.learn.cbs:
+            if type(cb).__name__ in self.ck['callbacks']: cb.load_state_dict(self.ck['callbacks'][type(cb).__name__])
 
     def before_epoch(self):
         if self.epoch < self.ck['epoch']: self.pause_others(); raise CancelEpochException()

@@ -147,3 +147,10 @@ def test_second_process_on_a_run_folder_is_refused(run):
 def test_stale_lock_is_taken_over(run, capsys):
     (run/'.lock').write_text('process 4000000 on somewhere\n') # left by a process that died
     with RunLock(run): assert 'taking over the lock of a stopped run (process 4000000 on somewhere)' in capsys.readouterr().out
+
+def test_checkpoint_without_training_state_cannot_be_resumed(run):
+    ck = run/'checkpoints'/'last.pth'
+    full = load_checkpoint(ck)
+    torch.save({k: full[k] for k in ('generator', 'discriminator', 'config', 'epoch')}, ck) # as older versions wrote them
+    with pytest.raises(CheckpointError, match=f'{ck} cannot be resumed: it lacks opt_g'): resume(run)
+    assert not (run/'.lock').exists()
