@@ -50,6 +50,16 @@ def test_crash_then_resume_is_exact(whole, tmp_path, stop, where):
     assert_same(whole, run)
     assert not (run/'.lock').exists()
 
+def test_every_second_epoch_and_the_last(whole, tmp_path):
+    "Checkpoints after epochs 2 and 3 only; saving less often changes nothing in the training itself."
+    cfg = TrainConfig(**TINY, save_every=2, out=str(tmp_path))
+    with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(11)])
+    run = tmp_path/'abstract-dcgan-32px'
+    ck = load_checkpoint(run/'checkpoints'/'last.pth')
+    assert (ck['epoch'], ck['batch']) == (2, 0) and len(read_log(run/'log.csv')) == 2
+    resume(run)
+    assert_same(whole, run)
+
 def test_resume_of_a_finished_run_changes_nothing(whole, capsys):
     before = states(whole)
     resume(whole)
