@@ -90,15 +90,18 @@ def kill_at_random(proc, ckpt, rng):
 def test_kill_9_then_resume_is_exact(tmp_path):
     r = cli('artgan-train', *ARGS, '--out', tmp_path, '--name', 'whole')
     assert r.returncode == 0, r.stderr
-    run,rng,kills = tmp_path/'killed',random.Random(0),0
+    run,rng,points = tmp_path/'killed',random.Random(0),[]
     ckpt = run/'checkpoints'/'last.pth'
-    kills += kill_at_random(start(*ARGS, '--out', tmp_path, '--name', 'killed', out=tmp_path), ckpt, rng)
-    for _ in range(2): # kill the resumed run too, at a later random moment
-        mtime = ckpt.stat().st_mtime_ns
-        proc = start('--resume', run, out=tmp_path)
-        while ckpt.stat().st_mtime_ns == mtime and proc.poll() is None: time.sleep(0.02)
-        kills += kill_at_random(proc, ckpt, rng)
-    assert kills >= 2, 'the runs finished before they could be killed: make them longer'
+    proc = start(*ARGS, '--out', tmp_path, '--name', 'killed', out=tmp_path)
+    for i in range(3): # kill the first run, then its resumption twice, each at a random moment
+        if i:
+            mtime = ckpt.stat().st_mtime_ns
+            proc = start('--resume', run, out=tmp_path)
+            while ckpt.stat().st_mtime_ns == mtime and proc.poll() is None: time.sleep(0.02) # it has made progress
+        if kill_at_random(proc, ckpt, rng):
+            ck = load_checkpoint(ckpt)
+            points.append((ck['epoch'], ck['batch']))
+    assert len(set(points)) >= 2, f'the runs finished before they could be killed twice ({points}): make them longer'
     assert (run/'.lock').exists() # left behind by kill -9
     r = cli('artgan-train', '--resume', run)
     assert r.returncode == 0, r.stderr
@@ -106,3 +109,4 @@ def test_kill_9_then_resume_is_exact(tmp_path):
     (ta,ra,ea),(tb,rb,eb) = states(tmp_path/'whole'),states(run)
     assert ea == eb == (8, 0) and ra == rb and len(ra) == 8
     assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
+    print('killed after (epochs, batches):', points)
