@@ -15,6 +15,7 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
 import torch
+from fastcore.basics import patch
 from fastcore.script import call_parse, store_true
 from fastai.callback.core import Callback
 
@@ -84,14 +85,21 @@ def check_config(c:TrainConfig):
     bad += _range('label_smoothing', c.label_smoothing, 0, 0.5) + _range('ema', c.ema, 0, 1)
     bad += _range('beta1', c.beta1, 0, 1) + _range('beta2', c.beta2, 0, 1) + _range('flip', c.flip, 0, 1, hi_open=False)
     if c.data is not None and not Path(c.data).is_dir(): bad.append(f"data: no such folder: {c.data}")
-    return bad
+    return bad + _device_problem(c.device)
 
-def _validate(self:TrainConfig):
-    "Raise a `ValueError` listing every out-of-range option."
+def _device_problem(name):
+    if name == 'auto': return []
+    try: kind = torch.device(name).type
+    except RuntimeError: return [f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}"]
+    if kind == 'cuda' and not torch.cuda.is_available(): return [f"device {name!r} is not available: no CUDA GPU here (use 'auto' or 'cpu')"]
+    return []
+
+@patch
+def validate(self:TrainConfig):
+    "Raise a `ValueError` listing every out-of-range option; return the config if all are fine."
     bad = check_config(self)
     if bad: raise ValueError('invalid options:\n  ' + '\n  '.join(bad))
     return self
-TrainConfig.validate = _validate
 
 # %% ../nbs/06_cli.ipynb #732c1907
 def run_name(cfg:TrainConfig):
