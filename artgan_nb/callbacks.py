@@ -239,3 +239,5 @@ class Resume(Callback):
 
     def after_batch(self): # the last skipped batch: the next one must start from the saved states
         if self.epoch == self.ck['epoch'] and self.iter == self.ck['batch'] - 1: self.restore()
+
+    def after_fit(self): self.unpause_others() # even when every epoch was done, the end of the run happens
