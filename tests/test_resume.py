@@ -96,10 +96,10 @@ def start(*args, out):
     exe = Path(sys.executable).parent/'artgan-train'
     return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=out)
 
-def kill_at_random(proc, ckpt, rng):
-    "SIGKILL `proc` at a random moment after its first checkpoint exists; True if it was still running."
+def kill_at_random(proc, ckpt, wait):
+    "SIGKILL `proc` `wait` seconds after its first checkpoint exists; True if it was still running."
     while not ckpt.exists() and proc.poll() is None: time.sleep(0.02)
-    time.sleep(rng.uniform(0.05, 0.5))
+    time.sleep(wait)
     running = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -108,6 +108,7 @@ def kill_at_random(proc, ckpt, rng):
 def test_kill_9_then_resume_is_exact(tmp_path):
     r = cli('artgan-train', *ARGS, '--out', tmp_path, '--name', 'whole')
     assert r.returncode == 0, r.stderr
+    span = sum(float(r['seconds']) for r in read_log(tmp_path/'whole'/'log.csv')) # the training time, whatever the machine
     run,rng,points = tmp_path/'killed',random.Random(0),[]
     ckpt = run/'checkpoints'/'last.pth'
     proc = start(*ARGS, '--out', tmp_path, '--name', 'killed', out=tmp_path)
@@ -116,7 +117,7 @@ def test_kill_9_then_resume_is_exact(tmp_path):
             mtime = ckpt.stat().st_mtime_ns
             proc = start('--resume', run, out=tmp_path)
             while ckpt.stat().st_mtime_ns == mtime and proc.poll() is None: time.sleep(0.02) # it has made progress
-        if kill_at_random(proc, ckpt, rng):
+        if kill_at_random(proc, ckpt, rng.uniform(0.03, 0.25) * span):
             ck = load_checkpoint(ckpt)
             points.append((ck['epoch'], ck['batch']))
     assert len(set(points)) >= 2, f'the runs finished before they could be killed twice ({points}): make them longer'
