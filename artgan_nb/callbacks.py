@@ -12,27 +12,20 @@ __all__ = ['CHECKPOINT_KEYS', 'fixed_inputs', 'generate', 'grid_tile_side', 'evo
            'load_checkpoint', 'get_rng_states', 'set_rng_states', 'nonfinite', 'metric_state', 'Checkpoint', 'Resume']
 
 # %% ../nbs/05_callbacks.ipynb #6bd7130c
-import csv, os, time
+import copy, csv, os, time, warnings
+from collections import deque
 from pathlib import Path
 
-import torch
-import matplotlib.pyplot as plt
-from fastai.callback.core import Callback
-
-from .core import save_grid
-
-# %% ../nbs/05_callbacks.ipynb #e323d0ae
-import copy, warnings
-from collections import deque
-
 import numpy as np
+import torch
 import torch.nn.functional as F
-from fastai.callback.core import CancelFitException, CancelEpochException
+import matplotlib.pyplot as plt
+from fastai.callback.core import Callback, CancelFitException, CancelEpochException
 from fastai.torch_core import find_bs
 from fastcore.basics import store_attr
 from torch.utils.tensorboard import SummaryWriter
 
-from .core import image_grid, denorm
+from .core import save_grid, image_grid, denorm
 
 # %% ../nbs/05_callbacks.ipynb #fb78ae79
 def fixed_inputs(model, # a `GANModule`
@@ -302,6 +295,12 @@ class AdaptiveLR(Callback):
     def apply(self):
         for opt,base,mult in zip(self.opts, self.base, (self.mult_g, self.mult_d)): set_rates(opt, base, mult)
 
+    def state_dict(self): return dict(mult_g=self.mult_g, mult_d=self.mult_d, base=self.base, scores=list(self.scores))
+    def load_state_dict(self, sd:dict): # as `state_dict` returns: a resumed run continues with the same rates
+        self.mult_g,self.mult_d,self.base = sd['mult_g'],sd['mult_d'],sd['base']
+        self.scores = deque(sd['scores'], maxlen=self.window)
+        self.apply()
+
     def move(self, step:int): # +1: D too strong, -1: D too weak
         "Change the multipliers by `factor**step` (G) and `factor**-step` (D) within bounds; True if one changed."
         clip = lambda m: min(max(m, self.min_mult), self.max_mult)
@@ -347,6 +346,8 @@ class EarlyStop(EpochCallback):
         self.key,self.patience,self.eps = key,patience,eps
 
     def before_fit(self): self.values = []
+    def state_dict(self): return dict(values=self.values)
+    def load_state_dict(self, sd:dict): self.values = list(sd['values'])
 
     def after_epoch(self):
         if not self.trained: return
@@ -389,6 +390,9 @@ class ModeCollapseMonitor(EpochCallback):
         self.real = diversity(real_images(self.dls.train.dataset, self.n), self.side)
         self.ratios,self.rollbacks,self.collapsed,self.judged,self.good_epoch = [],0,None,0,None
         self.good = snapshot(self.learn) if self.action == 'rollback' else None
+
+    def state_dict(self): return dict(ratios=self.ratios, rollbacks=self.rollbacks, collapsed=self.collapsed, judged=self.judged)
+    def load_state_dict(self, sd:dict): vars(self).update(sd) # the in-memory rollback point starts again at the resume
 
     def after_epoch(self):
         if not self.trained: return

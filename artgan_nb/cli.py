@@ -20,11 +20,13 @@ from fastcore.script import call_parse, store_true
 from fastai.callback.core import Callback
 
 from .core import seed_everything, get_device, save_grid
-from .data import render_abstract, load_folder, gan_dls
+from .data import (render_abstract, prepare_data, format_report, gan_dls, BatchAugment, DiffAugment,
+                            DataError, FITS, NORMS, DIFF_POLICIES)
 from .models import build_gan, ARCHS
-from .losses import LOSSES
-from .train import gan_learner
-from .callbacks import SampleLogger, MetricsLog, Checkpoint, Resume, CheckpointError, load_checkpoint, read_log
+from .losses import LOSSES, get_loss
+from .train import gan_learner, n_classes_of
+from .callbacks import (SampleLogger, MetricsLog, Checkpoint, Resume, CheckpointError, load_checkpoint, read_log,
+                                 NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor)
 
 # %% ../nbs/06_cli.ipynb #91995081
 @dataclass
@@ -35,8 +37,10 @@ class TrainConfig:
     size: int = 64            # image side in pixels: 32, 64, 128 or 256
     fit: str = 'crop'         # how a folder's images are made square, see `prepare_data`
     gray: bool = False        # greyscale (1 channel) instead of RGB
+    cache: str = None         # folder of the decoded-image caches; None: $ARTGAN_CACHE or ~/.cache/artgan_nb
     norm: str = 'tanh'        # pixel normalisation, see `gan_dls`
     flip: float = 0.0         # probability of a horizontal flip of each real image
+    jitter: float = 0.0       # probability of a small rotation (up to 5 degrees) and zoom (up to 5%) of each real image
     bs: int = 64              # batch size
     epochs: int = 25          # passes over the training images
     arch: str = 'dcgan'       # architecture, one of `ARCHS`
@@ -46,7 +50,7 @@ class TrainConfig:
     spectral: bool = False    # spectral norm in the discriminator (always on for 'classical')
     cond: bool = False        # class-conditional G and D (classes: the data's subfolders)
     loss: str = 'bce'         # loss, one of `LOSSES`
-    lr_g: float = 2e-4        # the generator's Adam learning rate
+    lr_g: float = None        # the generator's Adam learning rate; None: 2e-4 ('classical': 2e-4 initial, 5e-5 detail layers)
     lr_d: float = 2e-4        # the discriminator's Adam learning rate
     beta1: float = 0.5        # Adam's beta1, both networks
     beta2: float = 0.999      # Adam's beta2, both networks
@@ -58,7 +62,9 @@ class TrainConfig:
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs
     r1: float = 0.0           # weight of the R1 gradient penalty on real images; 0: none
     gp: float = 10.0          # weight of the gradient penalty of 'wgan-gp'
-    early_stop: int = 0       # stop after this many epochs without improvement; 0: never
+    early_stop: int = 0       # stop when loss_g has moved less than 0.001 over this many epochs; 0: never
+    on_nan: str = 'stop'      # when a loss turns NaN or inf: 'stop', or 'rollback' to the last epoch's state
+    on_collapse: str = 'warn' # when sample diversity collapses: 'warn', 'stop', 'rollback' or 'off'
     save_every: int = 1       # checkpoint every this many epochs (and after the last)
     save_every_batches: int = 0 # also checkpoint every this many batches; 0: only at epoch ends
     seed: int = 0             # seed of everything random
@@ -79,13 +85,27 @@ def check_config(c:TrainConfig):
     "Every problem with the options of `c`, as messages naming the option, its value and what is allowed."
     bad = [] if c.size in SIZES else [f"size must be a power of two from 32 to 256 ({', '.join(map(str, SIZES))}), got {c.size}"]
     bad += [f"{n} must be one of {', '.join(d)}, got {v!r}" for n,v,d in [('arch', c.arch, ARCHS), ('loss', c.loss, LOSSES)] if v not in d]
-    bad += [f"{n} must be greater than 0, got {v}" for n,v in [('lr_g', c.lr_g), ('lr_d', c.lr_d)] if not v > 0]
+    bad += [f"{n} must be one of {', '.join(d)}, got {v!r}" for n,v,d in [('fit', c.fit, FITS), ('norm', c.norm, NORMS),
+            ('on_nan', c.on_nan, ('stop', 'rollback')), ('on_collapse', c.on_collapse, ('warn', 'stop', 'rollback', 'off'))] if v not in d]
+    if c.diffaug is not None and not set(c.diffaug.split(',')) <= set(DIFF_POLICIES):
+        bad.append(f"diffaug must be comma-separated names from {', '.join(DIFF_POLICIES)}, got {c.diffaug!r}")
+    bad += [f"{n} must be greater than 0, got {v}" for n,v in [('lr_g', c.lr_g), ('lr_d', c.lr_d)] if v is not None and not v > 0]
     for n in ('bs', 'epochs', 'n_images', 'nz', 'width', 'n_dis', 'save_every'): bad += _at_least(n, getattr(c, n), 1)
     for n in ('instance_noise', 'r1', 'gp', 'early_stop', 'save_every_batches'): bad += _at_least(n, getattr(c, n), 0)
     bad += _range('label_smoothing', c.label_smoothing, 0, 0.5) + _range('ema', c.ema, 0, 1)
-    bad += _range('beta1', c.beta1, 0, 1) + _range('beta2', c.beta2, 0, 1) + _range('flip', c.flip, 0, 1, hi_open=False)
+    bad += _range('beta1', c.beta1, 0, 1) + _range('beta2', c.beta2, 0, 1)
+    bad += _range('flip', c.flip, 0, 1, hi_open=False) + _range('jitter', c.jitter, 0, 1, hi_open=False)
+    if not bad: bad += _build_problems(c)
     if c.data is not None and not Path(c.data).is_dir(): bad.append(f"data: no such folder: {c.data}")
     return bad + _device_problem(c.device)
+
+def _build_problems(c):
+    "What `get_loss` and `build_gan` say of the options (the model is built on the meta device: no memory, no time)."
+    try:
+        get_loss(c.loss, c.label_smoothing)
+        with torch.device('meta'): build_gan(c.arch, c.size, c.nz, 1 if c.gray else 3, c.width, attn_res=c.attn)
+    except ValueError as e: return [str(e)]
+    return []
 
 def _device_problem(name):
     if name == 'auto': return []
@@ -157,29 +177,38 @@ class EpochSummary(Callback):
 
 def learner_kwargs(cfg:TrainConfig):
     "The arguments of `gan_learner` that `cfg` sets."
-    return dict(arch=cfg.arch, size=cfg.size, nz=cfg.nz, width=cfg.width, loss=cfg.loss, lr_g=cfg.lr_g, lr_d=cfg.lr_d,
-                betas=(cfg.beta1, cfg.beta2), n_dis=cfg.n_dis)
+    return dict(arch=cfg.arch, size=cfg.size, nz=cfg.nz, nc=1 if cfg.gray else 3, width=cfg.width, loss=cfg.loss,
+                lr_g=cfg.lr_g, lr_d=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), n_dis=cfg.n_dis, ema=cfg.ema,
+                augment=DiffAugment(cfg.diffaug) if cfg.diffaug else None, cond=cfg.cond,
+                label_smoothing=cfg.label_smoothing, instance_noise=cfg.instance_noise, r1=cfg.r1, gp=cfg.gp,
+                attn_res=cfg.attn, spectral=cfg.spectral or None)
 
-def callbacks_for(cfg:TrainConfig, run:Path):
-    "The callbacks that record the run in folder `run`."
-    return [SampleLogger(run, seed=cfg.seed), MetricsLog(run), EpochSummary(),
-            Checkpoint(run, asdict(cfg), every=cfg.save_every, every_batches=cfg.save_every_batches)]
+def callbacks_for(cfg:TrainConfig, run:Path, dls):
+    "The callbacks that guard the run and record it in folder `run`; the checkpoint also keeps `dls`' classes and statistics."
+    mean,std = dls.stats
+    model = dict(n_classes=n_classes_of(dls, cfg.cond), stats=[list(mean), list(std)]) # what sampling needs besides the options
+    cbs = [NaNGuard(cfg.on_nan), SampleLogger(run, seed=cfg.seed, mean=mean, std=std), MetricsLog(run), EpochSummary(),
+           Checkpoint(run, {**asdict(cfg), **model}, every=cfg.save_every, every_batches=cfg.save_every_batches)]
+    if cfg.adaptive_lr: cbs.append(AdaptiveLR(run_dir=run))
+    if cfg.early_stop: cbs.append(EarlyStop(patience=cfg.early_stop))
+    if cfg.on_collapse != 'off': cbs.append(ModeCollapseMonitor(action=cfg.on_collapse, mean=mean, std=std))
+    return cbs
 
 # %% ../nbs/06_cli.ipynb #7e3457fc
 def load_data(cfg:TrainConfig):
-    "The training images as an `ImageCache`, reporting skipped files."
-    if cfg.data is None: return render_abstract(cfg.n_images, cfg.size, cfg.seed)
-    cache,report = load_folder(cfg.data, cfg.size)
-    print(f"{cfg.data}: {report['kept']} images in {len(cache.classes)} classes, {len(report['skipped'])} skipped")
-    for f,why in report['skipped'].items(): print(f"  skipped {f}: {why}")
+    "The training images as an `ImageCache` (a folder's through its cache), printing what was kept and skipped."
+    if cfg.data is None: return render_abstract(cfg.n_images, cfg.size, cfg.seed, gray=cfg.gray)
+    cache,report = prepare_data(cfg.data, cfg.size, fit=cfg.fit, gray=cfg.gray, cache_dir=cfg.cache)
+    print(format_report(report))
     return cache
 
 def fit_run(cfg:TrainConfig, run:Path, ck:dict=None, cbs=None):
     "Build the data and the learner of `cfg` and fit, continuing from checkpoint `ck` if given."
     seed_everything(cfg.seed)
-    dls = gan_dls(load_data(cfg), bs=cfg.bs, seed=cfg.seed, device=get_device(cfg.device))
+    augment = BatchAugment(flip=cfg.flip, p=cfg.jitter) if cfg.flip or cfg.jitter else None
+    dls = gan_dls(load_data(cfg), bs=cfg.bs, seed=cfg.seed, device=get_device(cfg.device), norm=cfg.norm, augment=augment)
     resume = [Resume(ck)] if ck else []
-    learn = gan_learner(dls, **learner_kwargs(cfg), cbs=callbacks_for(cfg, run) + resume + list(cbs or []))
+    learn = gan_learner(dls, **learner_kwargs(cfg), cbs=callbacks_for(cfg, run, dls) + resume + list(cbs or []))
     with learn.no_bar(), learn.no_logging(): learn.fit(cfg.epochs)
     return learn
 
@@ -229,19 +258,23 @@ def resume(run, cbs=None): # a run folder; further callbacks
         return fit_run(cfg, run, ck, cbs),run
 
 # %% ../nbs/06_cli.ipynb #238a2142
-def load_gan(run_or_ckpt, device='cpu'):
-    "The trained generator and discriminator (in eval mode) and their config, from a run folder or checkpoint."
+def load_gan(run_or_ckpt, device='cpu',
+             ema:bool=True): # the generator's moving average, when the run kept one
+    "The trained G and D (in eval mode), their config, and the (mean, std) that undo G's normalisation."
     ck = load_checkpoint(checkpoint_path(run_or_ckpt), map_location=device)
-    cfg = config_from(ck['config'])
-    G,D = build_gan(cfg.arch, cfg.size, cfg.nz, 3, cfg.width)
-    G.load_state_dict(ck['generator'])
+    cfg,n_classes = config_from(ck['config']),ck['config'].get('n_classes', 0)
+    G,D = build_gan(cfg.arch, cfg.size, cfg.nz, 1 if cfg.gray else 3, cfg.width, attn_res=cfg.attn,
+                    spectral=cfg.spectral or None, n_classes=n_classes)
+    G.load_state_dict(ck['ema'] if ema and 'ema' in ck else ck['generator'])
     D.load_state_dict(ck['discriminator'])
-    return G.to(device).eval(),D.to(device).eval(),cfg
+    stats = tuple(ck['config'].get('stats', (0.5, 0.5)))
+    return G.to(device).eval(),D.to(device).eval(),cfg,stats
 
 def generate(G, n:int, nz:int, seed:int=0):
-    "`n` images from `G`, from latent vectors drawn with `seed`."
+    "`n` images from `G`, from latent vectors drawn with `seed`; a conditional G cycles through its classes."
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(next(G.parameters()).device)
-    with torch.no_grad(): return G(z)
+    y = None if G.class_scale is None else torch.arange(n, device=z.device) % len(G.class_scale)
+    with torch.no_grad(): return G(z, y)
 
 # %% ../nbs/06_cli.ipynb #707d8d6d
 def _message(e):
@@ -267,10 +300,12 @@ def artgan_train(
     data:str=None, # folder of images (labels: first-level subfolders); default: the built-in abstract dataset
     n_images:int=4096, # images of the built-in dataset
     size:int=64, # image side in pixels: 32, 64, 128 or 256
-    fit:str='crop', # how a folder's images are made square
+    fit:str='crop', # how a folder's images are made square: crop, pad or stretch
     gray:store_true=False, # greyscale (1 channel) instead of RGB
-    norm:str='tanh', # pixel normalisation
+    cache:str=None, # folder of the decoded-image caches (default $ARTGAN_CACHE or ~/.cache/artgan_nb)
+    norm:str='tanh', # pixel normalisation: tanh ([-1, 1]), dataset (mean/std) or unit ([0, 1])
     flip:float=0.0, # probability of a horizontal flip of each real image
+    jitter:float=0.0, # probability of a small rotation and zoom of each real image
     bs:int=64, # batch size
     epochs:int=25, # passes over the training images
     arch:str='dcgan', # architecture: dcgan, dcgan-fc or classical
@@ -280,7 +315,7 @@ def artgan_train(
     spectral:store_true=False, # spectral norm in the discriminator
     cond:store_true=False, # class-conditional G and D (classes: the data's subfolders)
     loss:str='bce', # loss: bce, minimax, hinge, wgan-gp or lsgan
-    lr_g:float=2e-4, # the generator's Adam learning rate
+    lr_g:float=None, # the generator's Adam learning rate (default 2e-4; classical: 2e-4 initial, 5e-5 detail layers)
     lr_d:float=2e-4, # the discriminator's Adam learning rate
     beta1:float=0.5, # Adam's beta1
     beta2:float=0.999, # Adam's beta2
@@ -292,7 +327,9 @@ def artgan_train(
     instance_noise:float=0.0, # std of Gaussian noise on D's inputs
     r1:float=0.0, # weight of the R1 penalty; 0: none
     gp:float=10.0, # weight of the wgan-gp gradient penalty
-    early_stop:int=0, # stop after this many epochs without improvement; 0: never
+    early_stop:int=0, # stop when loss_g has moved less than 0.001 over this many epochs; 0: never
+    on_nan:str='stop', # when a loss turns NaN or inf: stop, or rollback to the last epoch's state
+    on_collapse:str='warn', # when sample diversity collapses: warn, stop, rollback or off
     save_every:int=1, # checkpoint every this many epochs
     save_every_batches:int=0, # also checkpoint every this many batches; 0: only at epoch ends
     seed:int=0, # seed of everything random
@@ -304,7 +341,7 @@ def artgan_train(
     "Train a GAN; samples, logs and checkpoints go to OUT/NAME."
     opts = {k: v for k,v in locals().items() if k != 'resume'}
     try: _train_or_resume(TrainConfig(**opts), resume)
-    except (ValueError, CheckpointError, RunLocked, OSError) as e: _fail(e)
+    except (ValueError, DataError, CheckpointError, RunLocked, OSError) as e: _fail(e)
 
 # %% ../nbs/06_cli.ipynb #15f3e386
 @call_parse
@@ -317,9 +354,9 @@ def artgan_sample(
     nrow:int=8, # images per grid row
 ):
     "Generate images from a trained run."
-    try: G,_,cfg = load_gan(run)
+    try: G,_,cfg,(mean,std) = load_gan(run)
     except CheckpointError as e: _fail(e)
     imgs = generate(G, N, cfg.nz, seed)
-    if each is None: return print(f"wrote {save_grid(imgs, out, nrow=nrow)}")
-    for i,img in enumerate(imgs): save_grid(img[None], Path(each)/f'{i:04d}.png', nrow=1)
+    if each is None: return print(f"wrote {save_grid(imgs, out, nrow=nrow, mean=mean, std=std)}")
+    for i,img in enumerate(imgs): save_grid(img[None], Path(each)/f'{i:04d}.png', nrow=1, mean=mean, std=std)
     print(f"wrote {N} images to {each}")

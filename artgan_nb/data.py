@@ -6,11 +6,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/data.html.md"""
 
 # %% auto #0
 __all__ = ['ABSTRACT_CLASSES', 'PAINTERS', 'GRAY_WEIGHTS', 'IMAGE_EXTS', 'MAX_PIXELS', 'FITS', 'RESAMPLE', 'CACHE_VERSION',
-           'load_folder', 'NORMS', 'DIFF_POLICIES', 'paint_circles', 'paint_grid', 'paint_bands', 'paint_stars',
-           'abstract_image', 'ImageCache', 'to_gray', 'render_abstract', 'DataError', 'visible_files', 'image_files',
-           'folder_labels', 'csv_labels', 'list_collection', 'BadImage', 'open_image', 'to_8bit', 'flatten_mode',
-           'fit_square', 'decode_image', 'messy_folder', 'decode_or_reason', 'decode_all', 'default_cache_dir',
-           'cache_name', 'writable_dir', 'remove_stale', 'no_usable_image', 'build_cache', 'read_cache', 'make_report',
+           'NORMS', 'DIFF_POLICIES', 'paint_circles', 'paint_grid', 'paint_bands', 'paint_stars', 'abstract_image',
+           'ImageCache', 'to_gray', 'render_abstract', 'DataError', 'visible_files', 'image_files', 'folder_labels',
+           'csv_labels', 'list_collection', 'BadImage', 'open_image', 'to_8bit', 'flatten_mode', 'fit_square',
+           'decode_image', 'messy_folder', 'decode_or_reason', 'decode_all', 'default_cache_dir', 'cache_name',
+           'writable_dir', 'remove_stale', 'no_usable_image', 'build_cache', 'read_cache', 'make_report',
            'check_options', 'prepare_data', 'format_report', 'artgan_prepare', 'split_indices', 'subset',
            'channel_stats', 'norm_stats', 'CacheLoader', 'gan_dls', 'affine_jitter', 'BatchAugment', 'rand_brightness',
            'rand_saturation', 'rand_contrast', 'rand_translation', 'rand_cutout', 'DiffAugment']
@@ -412,9 +412,6 @@ def prepare_data(root, # a folder tree of images
         build_cache(dest, root, files, labels, workers, **opts)
     cache,rows = found or read_cache(dest)
     return cache,make_report(root, cache, rows, others, dest, time.time() - start, reused=found is not None)
-
-# %% ../nbs/01_data.ipynb #7040c8a9
-load_folder = prepare_data
 
 # %% ../nbs/01_data.ipynb #ab806872
 def _mb(n): return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"

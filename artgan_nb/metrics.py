@@ -24,7 +24,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from .core import denorm, normalize, image_grid
-from .data import load_folder
+from .data import prepare_data
 from .callbacks import atomic_save
 from .cli import checkpoint_path, load_gan, generate, load_data
 
@@ -62,14 +62,16 @@ class InceptionFeatures(nn.Module):
 
 # %% ../nbs/07_metrics.ipynb #e5859b3a
 def image_features(net:nn.Module, # an `InceptionFeatures`
-                   images:torch.Tensor, # uint8 images (N, 3, H, W)
+                   images:torch.Tensor, # uint8 images (N, 3, H, W); greyscale (N, 1, H, W) is repeated to RGB
                    bs:int=50): # images per forward pass
     "The features of `images`, computed `bs` at a time."
+    images = images.expand(-1, 3, -1, -1)
     return torch.cat([net(images[i:i + bs]) for i in range(0, len(images), bs)])
 
-def to_uint8(x:torch.Tensor): # generator output, normalised to [-1, 1]
+def to_uint8(x:torch.Tensor, # generator output, normalised
+             mean=0.5, std=0.5): # the normalisation to undo
     "Generated images as the uint8 pixels a PNG file would hold."
-    return (denorm(x) * 255).round().to(torch.uint8)
+    return (denorm(x, mean, std) * 255).round().to(torch.uint8)
 
 # %% ../nbs/07_metrics.ipynb #424a2606
 class Precomputed(nn.Module):
@@ -111,10 +113,11 @@ def load_split(root, # a dataset folder
                split:str='test', # its subfolder to use; `root` itself when there is none
                size:int=64, # image side in pixels
                n:int=2000, # at most this many images, a seeded random choice
-               seed:int=0):
+               seed:int=0,
+               gray:bool=False): # one luminance channel, as a greyscale run's images
     "Up to `n` uint8 images of `root/split` at `size`."
     folder = Path(root)/split if (Path(root)/split).is_dir() else Path(root)
-    cache,_ = load_folder(folder, size)
+    cache,_ = prepare_data(folder, size, gray=gray)
     return cache.images[torch.randperm(len(cache), generator=torch.Generator().manual_seed(seed))[:n]]
 
 def feature_cache_path(root, split:str, size:int, n:int, cache_dir=None):
@@ -167,10 +170,10 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
     return dict(d_acc_real=(r > 0).float().mean().item(), d_acc_fake=(f < 0).float().mean().item())
 
 # %% ../nbs/07_metrics.ipynb #a18b89cd
-def generate_uint8(G, n:int, nz:int, seed:int=0, bs:int=100):
-    "`n` generated images, normalised and as uint8, made `bs` at a time."
+def generate_uint8(G, n:int, nz:int, seed:int=0, bs:int=100, stats=(0.5, 0.5)):
+    "`n` generated images, normalised and as uint8 (`stats`: the normalisation's mean and std), made `bs` at a time."
     x = torch.cat([generate(G, min(bs, n - i), nz, seed + i) for i in range(0, n, bs)])
-    return x,to_uint8(x)
+    return x,to_uint8(x, *stats)
 
 def train_images(cfg, n:int, seed:int=0):
     "Up to `n` of a run's training images (a seeded random choice), uint8."
@@ -185,12 +188,12 @@ def run_dir(run_or_ckpt):
 def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subset:int=1000,
              pr:bool=False, cache=None, bs:int=50, seed:int=0):
     "Every metric of a run against real images; also writes RUN/memorisation.png."
-    G,D,cfg = load_gan(run)
+    G,D,cfg,stats = load_gan(run)
     net,folder = InceptionFeatures(),run_dir(run)
-    reals,train = load_split(real, split, cfg.size, n),train_images(cfg, n_train)
-    real_f = cached_features(net, reals, feature_cache_path(real, split, cfg.size, n, cache), bs)
+    reals,train = load_split(real, split, cfg.size, n, gray=cfg.gray),train_images(cfg, n_train)
+    real_f = cached_features(net, reals, feature_cache_path(real, split + ('-gray' if cfg.gray else ''), cfg.size, n, cache), bs)
     train_f = cached_features(net, train, folder/'features'/f'train-{cfg.size}px-{n_train}.pt', bs)
-    fakes,fake8 = generate_uint8(G, n, cfg.nz, seed)
+    fakes,fake8 = generate_uint8(G, n, cfg.nz, seed, stats=stats)
     fake_f = image_features(net, fake8, bs)
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
@@ -243,6 +246,6 @@ class FIDLog(Callback):
     def after_epoch(self):
         if (self.epoch + 1) % self.every: return
         G = self.model.generator
-        G.eval(); fake = generate_uint8(G, self.n, self.model.nz, self.seed)[1]; G.train()
+        G.eval(); fake = generate_uint8(G, self.n, self.model.nz, self.seed, stats=self.dls.stats)[1]; G.train()
         self.history.append(dict(epoch=self.epoch + 1, **fid_kid(self.real, image_features(self.net, fake))))
         if self.path: self.path.write_text(json.dumps(self.history, indent=2))

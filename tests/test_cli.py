@@ -34,9 +34,11 @@ def test_train_on_folder_reports_skips(tmp_path):
     data.mkdir(parents=True)
     for i in range(40): Image.new('RGB', (50 + i, 40), (6*i, 100, 200)).save(data/f'{i}.jpg')
     (data/'broken.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
-    r = cli('artgan-train', '--data', tmp_path/'paintings', *TINY[:4], '--epochs', 1, '--nz', 16, '--width', 8, '--out', tmp_path/'runs')
+    r = cli('artgan-train', '--data', tmp_path/'paintings', *TINY[:4], '--epochs', 1, '--nz', 16, '--width', 8,
+            '--out', tmp_path/'runs', '--cache', tmp_path/'cache')
     assert r.returncode == 0, r.stderr
-    assert '40 images in 1 classes, 1 skipped' in r.stdout and 'broken.jpg' in r.stdout
+    assert '40 images kept, 1 skipped' in r.stdout and 'broken.jpg' in r.stdout
+    assert len(list((tmp_path/'cache').iterdir())) == 1 # the decoded images went to the cache folder given
     assert (tmp_path/'runs'/'paintings-dcgan-32px'/'checkpoints'/'last.pth').is_file()
 
 def test_missing_data_folder_is_a_clear_error(tmp_path):

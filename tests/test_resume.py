@@ -22,10 +22,10 @@ class Crash(Callback):
 def states(run):
     "Everything that must match at the end: weights, optimizer moments, the epochs' statistics."
     ck = load_checkpoint(Path(run)/'checkpoints'/'last.pth')
-    tensors = {f'{net}.{k}': v for net in ('generator', 'discriminator') for k,v in ck[net].items()}
+    tensors = {f'{net}.{k}': v for net in ('generator', 'discriminator', 'ema') if net in ck for k,v in ck[net].items()}
     for opt in ('opt_g', 'opt_d'):
         for i,s in ck[opt]['state'].items(): tensors.update({f'{opt}.{i}.{k}': v for k,v in s.items()})
-    rows = [{k: v for k,v in r.items() if k != 'seconds'} for r in read_log(Path(run)/'log.csv')]
+    rows = [{k: v for k,v in r.items() if k not in ('seconds', 'images_per_s')} for r in read_log(Path(run)/'log.csv')]
     return tensors,rows,(ck['epoch'], ck['batch'])
 
 def assert_same(run_a, run_b):
@@ -50,6 +50,18 @@ def test_crash_then_resume_is_exact(whole, tmp_path, stop, where):
     resume(run)
     assert_same(whole, run)
     assert not (run/'.lock').exists()
+
+EVERYTHING = dict(cond=True, ema=0.9, diffaug='color,translation,cutout', flip=0.5, jitter=0.5, adaptive_lr=True,
+                  early_stop=5, label_smoothing=0.1, r1=1.0, instance_noise=0.05, on_nan='rollback', on_collapse='rollback')
+
+def test_resume_is_exact_with_every_option(tmp_path):
+    "Random augmentations, the moving average, adaptive learning rates and the monitors' states all resume exactly."
+    _,whole = train(TrainConfig(**TINY, **EVERYTHING, save_every_batches=3, out=str(tmp_path/'whole')))
+    cfg = TrainConfig(**TINY, **EVERYTHING, save_every_batches=3, out=str(tmp_path/'crash'))
+    with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(7)])
+    run = tmp_path/'crash'/'abstract-dcgan-32px'
+    resume(run)
+    assert_same(whole, run) # the moving average's weights included
 
 def test_every_second_epoch_and_the_last(whole, tmp_path):
     "Checkpoints after epochs 2 and 3 only; saving less often changes nothing in the training itself."
