@@ -141,3 +141,38 @@ def test_kill_9_then_resume_is_exact(tmp_path):
     assert ea == eb == (8, 0) and ra == rb and len(ra) == 8
     assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
     print('killed after (epochs, batches):', points)
+
+HANG_IN_WRITE = '''
+import os, sys, time
+from pathlib import Path
+flag,nth,out = Path(sys.argv[1]),int(sys.argv[2]),sys.argv[3]
+real_fsync,writes = os.fsync,[0]
+def fsync(fd):
+    "The nth checkpoint write hangs after its data is written and before its rename: the moment to kill."
+    if os.readlink(f'/proc/self/fd/{fd}').endswith('last.pth.tmp'):
+        writes[0] += 1
+        if writes[0] == nth: flag.touch(); time.sleep(600)
+    real_fsync(fd)
+os.fsync = fsync
+from artgan_nb.cli import TrainConfig, train
+train(TrainConfig(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu', save_every_batches=3, out=out, name='killed'))
+'''
+
+@pytest.mark.parametrize('nth,previous', [(2, (0, 3)), (4, (1, 2))]) # 2nd write: mid-epoch; 4th: the end of epoch 2
+def test_kill_9_during_a_checkpoint_write(whole, tmp_path, nth, previous):
+    "A kill in the middle of writing a checkpoint leaves the previous one complete, and the resumed run is exact."
+    script,flag = tmp_path/'hang.py',tmp_path/'writing'
+    script.write_text(HANG_IN_WRITE)
+    proc = subprocess.Popen([sys.executable, str(script), str(flag), str(nth), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while not flag.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
+    assert flag.exists(), proc.communicate()[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run = tmp_path/'killed'
+    assert (run/'checkpoints'/'last.pth.tmp').exists() # the interrupted write
+    ck = load_checkpoint(run/'checkpoints'/'last.pth')
+    assert (ck['epoch'], ck['batch']) == previous
+    resume(run)
+    assert_same(whole, run)
+    assert not (run/'checkpoints'/'last.pth.tmp').exists() # the next write replaced it
