@@ -102,3 +102,25 @@ def test_wikiart_batches(wikiart, tmp_path):
     x,y = dls.train.one_batch()
     assert x.shape == (16, 3, 64, 64) and 0 <= x.min() and x.max() <= 1 and x.std() > 0.1
     assert dls.valid.dataset.labels.bincount().tolist() == [2] * len(styles)
+
+PEAK_MEMORY = '''
+import resource, sys
+from artgan_nb.data import prepare_data
+cache,report = prepare_data(sys.argv[1], size=32, cache_dir=sys.argv[2], workers=0)
+print(report['kept'], len(report['skipped']), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+'''
+
+def test_decompression_bomb_keeps_memory_bounded(tmp_path):
+    "A real bomb (a 110-megapixel PNG of a few hundred KB) is skipped without decoding: peak memory as for small files."
+    small,bombs = tmp_path/'small',tmp_path/'bombs'
+    for folder in (small, bombs):
+        folder.mkdir()
+        for i in range(4): Image.new('RGB', (40, 40), (60 * i, 90, 200)).save(folder/f'{i}.png')
+    Image.new('RGB', (11_000, 10_000), (200, 30, 30)).save(bombs/'bomb.png') # 330 MB once decoded
+    assert (bombs/'bomb.png').stat().st_size < 2**20
+    peak = {}
+    for name,folder in [('small', small), ('bombs', bombs)]:
+        out,err = run_py(tmp_path, PEAK_MEMORY, folder, tmp_path/f'cache-{name}').communicate(timeout=120)
+        kept,skipped,peak[name] = map(int, out.split())
+        assert (kept, skipped) == (4, name == 'bombs'), err
+    assert peak['bombs'] < peak['small'] + 100, peak # MB: far below the 330 MB a decode would take
