@@ -10,7 +10,7 @@ __all__ = ['SIZES', 'RESUME_KEYS', 'TrainConfig', 'check_config', 'run_name', 'n
            'config_from', 'trim_log', 'resume', 'load_gan', 'generate', 'artgan_train', 'artgan_sample']
 
 # %% ../nbs/06_cli.ipynb #6bbd09af
-import fcntl, json, os, socket, sys, time
+import fcntl, json, os, socket, sys, time, warnings
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
@@ -290,6 +290,8 @@ def _changed(cfg:TrainConfig):
     "The options of `cfg` that differ from the defaults, as command-line flags."
     return [f"--{f.name.replace('_', '-')}" for f in fields(cfg) if getattr(cfg, f.name) != f.default]
 
+def _one_line(message, category, *args, **kwargs): return f"{category.__name__}: {message}\n"
+
 def _train_or_resume(cfg:TrainConfig, run):
     if run and _changed(cfg): raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(_changed(cfg))}")
     return resume(run) if run else train(cfg)
@@ -340,6 +342,7 @@ def artgan_train(
 ):
     "Train a GAN; samples, logs and checkpoints go to OUT/NAME."
     opts = {k: v for k,v in locals().items() if k != 'resume'}
+    warnings.formatwarning = _one_line # the monitors' warnings read as messages, not as source lines
     try: _train_or_resume(TrainConfig(**opts), resume)
     except (ValueError, DataError, CheckpointError, RunLocked, OSError) as e: _fail(e)
 
