@@ -27,7 +27,7 @@ BAD = [(dict(size=48), 'size must be a power of two from 32 to 256'), (dict(size
        (dict(ema=1.0), 'ema must be in [0, 1)'), (dict(ema=-0.5), 'ema must be in [0, 1)'),
        (dict(data='/no/such/folder'), 'data: no such folder: /no/such/folder'), (dict(device='gpu'), "device must be 'auto', 'cpu'"),
        (dict(fit='zoom'), "fit must be one of crop, pad, stretch, got 'zoom'"), (dict(norm='z'), 'norm must be one of tanh'),
-       (dict(diffaug='color,blur'), 'diffaug must be comma-separated names from'), (dict(flip=1.5), 'flip must be in [0, 1]'),
+       (dict(diffaug='color,blur'), "diffaug must be 'none' or comma-separated names from"), (dict(flip=1.5), 'flip must be in [0, 1]'),
        (dict(on_nan='ignore'), 'on_nan must be one of stop, rollback'), (dict(on_collapse='panic'), 'on_collapse must be one of'),
        (dict(attn=5), 'no 5px feature map for self-attention'), (dict(loss='hinge', label_smoothing=0.1), 'label smoothing applies to')]
 
