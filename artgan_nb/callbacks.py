@@ -28,23 +28,22 @@ from torch.utils.tensorboard import SummaryWriter
 from .core import save_grid, image_grid, denorm
 
 # %% ../nbs/05_callbacks.ipynb #fb78ae79
-def fixed_inputs(model, # a `GANModule`
+def fixed_inputs(G, # a generator (`models.Generator`)
                  n:int, # how many
                  seed:int): # seed of their own random generator
-    "`n` latent vectors and, for a conditional model, labels cycling through the classes (else None)."
-    z = torch.randn(n, model.nz, generator=torch.Generator().manual_seed(seed))
-    n_classes = getattr(model, 'n_classes', 0)
-    y = torch.arange(n) % n_classes if n_classes else None
-    device = next(model.parameters()).device
+    "`n` latent vectors and, for a conditional G, labels cycling through its classes (else None)."
+    z = torch.randn(n, G.nz, generator=torch.Generator().manual_seed(seed))
+    y = None if G.class_scale is None else torch.arange(n) % len(G.class_scale)
+    device = next(G.parameters()).device
     return z.to(device),(None if y is None else y.to(device))
 
-def generate(G, # a generator
-             z:torch.Tensor, # latent vectors
-             y:torch.Tensor=None): # class labels for a conditional G
-    "G's images for `z` (and `y`) in eval mode, without gradients; G's mode is restored."
+def generate(G, # a generator (`models.Generator`)
+             n:int, # how many images
+             seed:int=0): # seed of their `fixed_inputs`
+    "`n` images from G's `fixed_inputs`, made in eval mode without gradients; G's mode is restored."
     was_training = G.training
     G.eval()
-    with torch.no_grad(): x = G(z) if y is None else G(z, y)
+    with torch.no_grad(): x = G(*fixed_inputs(G, n, seed))
     G.train(was_training)
     return x
 
@@ -95,13 +94,12 @@ class SampleLogger(EpochCallback):
         self.n,self.seed,self.mean,self.std,self.tensorboard,self.show,self.k,self.rows = n,seed,mean,std,tensorboard,show,k,rows
 
     def before_fit(self):
-        self.z,self.labels = fixed_inputs(self.model, self.n, self.seed)
         self.writer = SummaryWriter(self.tb_dir) if self.tensorboard else None
         self.display = None
 
     def after_epoch(self):
         if not self.trained: return
-        imgs = generate(self.model.generator, self.z, self.labels)
+        imgs = generate(self.model.generator, self.n, self.seed)
         self.last_path = save_grid(imgs, self.dir/f'epoch_{self.epoch + 1:04d}.png', mean=self.mean, std=self.std)
         if self.writer:
             self.writer.add_image('samples', image_grid(imgs, 8, self.mean, self.std), self.epoch + 1)
@@ -386,7 +384,6 @@ class ModeCollapseMonitor(EpochCallback):
         store_attr()
 
     def before_fit(self):
-        self.z,self.labels = fixed_inputs(self.model, self.n, self.seed)
         self.real = diversity(real_images(self.dls.train.dataset, self.n), self.side)
         self.ratios,self.rollbacks,self.collapsed,self.judged,self.good_epoch = [],0,None,0,None
         self.good = snapshot(self.learn) if self.action == 'rollback' else None
@@ -396,7 +393,7 @@ class ModeCollapseMonitor(EpochCallback):
 
     def after_epoch(self):
         if not self.trained: return
-        fake = denorm(generate(self.model.generator, self.z, self.labels), self.mean, self.std)
+        fake = denorm(generate(self.model.generator, self.n, self.seed), self.mean, self.std)
         ratio = diversity(fake, self.side) / self.real
         self.ratios.append(ratio)
         self.learn.epoch_extras = {**getattr(self.learn, 'epoch_extras', {}), 'diversity': ratio}

@@ -7,8 +7,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['SIZES', 'RESUME_KEYS', 'TrainConfig', 'check_config', 'smoothing', 'diffaug_policy', 'run_name', 'new_run_dir',
            'RunLocked', 'RunLock', 'EpochSummary', 'learner_kwargs', 'callbacks_for', 'load_data', 'fit_run', 'train',
-           'checkpoint_path', 'config_from', 'trim_log', 'resume', 'load_gan', 'generate', 'artgan_train',
-           'artgan_sample']
+           'checkpoint_path', 'config_from', 'trim_log', 'resume', 'load_gan', 'artgan_train', 'artgan_sample']
 
 # %% ../nbs/06_cli.ipynb #6bbd09af
 import fcntl, json, os, socket, sys, time, warnings
@@ -26,7 +25,7 @@ from .data import (render_abstract, prepare_data, format_report, gan_dls, BatchA
 from .models import build_gan, ARCHS
 from .losses import LOSSES, SMOOTHABLE, get_loss
 from .train import gan_learner, n_classes_of
-from .callbacks import (SampleLogger, MetricsLog, Checkpoint, Resume, CheckpointError, load_checkpoint, read_log,
+from .callbacks import (SampleLogger, MetricsLog, Checkpoint, Resume, CheckpointError, load_checkpoint, read_log, generate,
                                  NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor)
 
 # %% ../nbs/06_cli.ipynb #91995081
@@ -280,12 +279,6 @@ def load_gan(run_or_ckpt, device='cpu',
     stats = tuple(ck['config'].get('stats', (0.5, 0.5)))
     return G.to(device).eval(),D.to(device).eval(),cfg,stats
 
-def generate(G, n:int, nz:int, seed:int=0):
-    "`n` images from `G`, from latent vectors drawn with `seed`; a conditional G cycles through its classes."
-    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(next(G.parameters()).device)
-    y = None if G.class_scale is None else torch.arange(n, device=z.device) % len(G.class_scale)
-    with torch.no_grad(): return G(z, y)
-
 # %% ../nbs/06_cli.ipynb #707d8d6d
 def _message(e):
     "`e` in one line: fastai's note of the callback it came from, if any, then what went wrong."
@@ -369,7 +362,7 @@ def artgan_sample(
     "Generate images from a trained run."
     try: G,_,cfg,(mean,std) = load_gan(run)
     except CheckpointError as e: _fail(e)
-    imgs = generate(G, N, cfg.nz, seed)
+    imgs = generate(G, N, seed)
     if each is None: return print(f"wrote {save_grid(imgs, out, nrow=nrow, mean=mean, std=std)}")
     for i,img in enumerate(imgs): save_grid(img[None], Path(each)/f'{i:04d}.png', nrow=1, mean=mean, std=std)
     print(f"wrote {N} images to {each}")

@@ -25,8 +25,8 @@ from torchmetrics.image.kid import KernelInceptionDistance
 
 from .core import denorm, normalize, image_grid
 from .data import prepare_data
-from .callbacks import atomic_save
-from .cli import checkpoint_path, load_gan, generate, load_data
+from .callbacks import atomic_save, generate
+from .cli import checkpoint_path, load_gan, load_data
 
 # %% ../nbs/07_metrics.ipynb #0780a7f6
 def inception_path():
@@ -170,9 +170,9 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
     return dict(d_acc_real=(r > 0).float().mean().item(), d_acc_fake=(f < 0).float().mean().item())
 
 # %% ../nbs/07_metrics.ipynb #a18b89cd
-def generate_uint8(G, n:int, nz:int, seed:int=0, bs:int=100, stats=(0.5, 0.5)):
+def generate_uint8(G, n:int, seed:int=0, bs:int=100, stats=(0.5, 0.5)):
     "`n` generated images, normalised and as uint8 (`stats`: the normalisation's mean and std), made `bs` at a time."
-    x = torch.cat([generate(G, min(bs, n - i), nz, seed + i) for i in range(0, n, bs)])
+    x = torch.cat([generate(G, min(bs, n - i), seed + i) for i in range(0, n, bs)])
     return x,to_uint8(x, *stats)
 
 def train_images(cfg, n:int, seed:int=0):
@@ -193,7 +193,7 @@ def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subs
     reals,train = load_split(real, split, cfg.size, n, gray=cfg.gray),train_images(cfg, n_train)
     real_f = cached_features(net, reals, feature_cache_path(real, split + ('-gray' if cfg.gray else ''), cfg.size, n, cache), bs)
     train_f = cached_features(net, train, folder/'features'/f'train-{cfg.size}px-{n_train}.pt', bs)
-    fakes,fake8 = generate_uint8(G, n, cfg.nz, seed, stats=stats)
+    fakes,fake8 = generate_uint8(G, n, seed, stats=stats)
     fake_f = image_features(net, fake8, bs)
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
@@ -245,7 +245,6 @@ class FIDLog(Callback):
 
     def after_epoch(self):
         if (self.epoch + 1) % self.every: return
-        G = self.model.generator
-        G.eval(); fake = generate_uint8(G, self.n, self.model.nz, self.seed, stats=self.dls.stats)[1]; G.train()
+        fake = generate_uint8(self.model.generator, self.n, self.seed, stats=self.dls.stats)[1]
         self.history.append(dict(epoch=self.epoch + 1, **fid_kid(self.real, image_features(self.net, fake))))
         if self.path: self.path.write_text(json.dumps(self.history, indent=2))
