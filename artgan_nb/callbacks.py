@@ -7,12 +7,12 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks.html.md"""
 # %% auto #0
 __all__ = ['CHECKPOINT_KEYS', 'fixed_inputs', 'generate', 'grid_tile_side', 'evolution_grid', 'EpochCallback', 'SampleLogger',
            'read_log', 'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'snapshot', 'restore_optimizer',
-           'restore', 'non_finite', 'NaNGuard', 'd_score', 'set_rates', 'AdaptiveLR', 'plateaued', 'EarlyStop',
+           'restore', 'nonfinite', 'NaNGuard', 'd_score', 'set_rates', 'AdaptiveLR', 'plateaued', 'EarlyStop',
            'diversity', 'real_images', 'ModeCollapseMonitor', 'plot_adaptive_lr', 'CheckpointError', 'atomic_save',
-           'load_checkpoint', 'get_rng_states', 'set_rng_states', 'nonfinite', 'metric_state', 'Checkpoint', 'Resume']
+           'load_checkpoint', 'get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'Resume']
 
 # %% ../nbs/05_callbacks.ipynb #6bd7130c
-import copy, csv, os, time, warnings
+import copy, csv, os, pickle, random, time, warnings
 from collections import deque
 from pathlib import Path
 
@@ -20,12 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from fastai.callback.core import Callback, CancelFitException, CancelEpochException
-from fastai.torch_core import find_bs
+from fastai.callback.core import Callback, CancelFitException, CancelEpochException, CancelBatchException
+from fastai.torch_core import find_bs, default_device
 from fastcore.basics import store_attr
 from torch.utils.tensorboard import SummaryWriter
 
-from .core import save_grid, image_grid, denorm
+from .core import save_grid, image_grid, denorm, fsync_dir
 
 # %% ../nbs/05_callbacks.ipynb #fb78ae79
 def fixed_inputs(G, # a generator (`models.Generator`)
@@ -210,12 +210,9 @@ def restore(learn, state:dict): # as `snapshot` returns
     restore_optimizer(learn.gan_trainer.opt_d, state['opt_d'])
     if 'ema' in state: learn.gan_trainer.ema.model.load_state_dict(state['ema'])
 
-def non_finite(last:dict, # `gan_trainer.last`
-               model=None): # also check this module's parameters
-    "Names of the non-finite losses in `last` (and of non-finite parameters of `model`)."
-    bad = [k for k in ('loss_d', 'loss_g') if k in last and not np.isfinite(last[k])]
-    if model is not None: bad += [n for n,p in model.named_parameters() if not torch.isfinite(p).all()]
-    return bad
+def nonfinite(named:dict): # {name: number or tensor}: losses, `named_parameters`, a state_dict
+    "Names of the floating-point values in `named` holding a NaN or an infinity."
+    return [k for k,v in named.items() if torch.is_floating_point(t := torch.as_tensor(v)) and not torch.isfinite(t).all()]
 
 # %% ../nbs/05_callbacks.ipynb #7382da3d
 class NaNGuard(Callback):
@@ -236,7 +233,9 @@ class NaNGuard(Callback):
 
     def after_batch(self):
         if not self.training: return
-        bad = non_finite(self.learn.gan_trainer.last, self.model if self.weights else None)
+        last = self.learn.gan_trainer.last
+        bad = nonfinite({k: last[k] for k in ('loss_d', 'loss_g') if k in last})
+        if self.weights: bad += nonfinite(dict(self.model.named_parameters()))
         if not bad: return
         where = f"epoch {self.epoch + 1}, batch {self.iter + 1}: non-finite {', '.join(bad[:5])}"
         if self.action == 'rollback' and self.rollbacks < self.max_rollbacks:
@@ -433,21 +432,9 @@ def plot_adaptive_lr(adapt:AdaptiveLR, # after a run
     plt.close(fig)
 
 # %% ../nbs/05_callbacks.ipynb #2ddc4210
-import pickle, random
-
-import numpy as np
-from fastai.callback.core import CancelBatchException, CancelEpochException
-from fastai.torch_core import default_device
-
-# %% ../nbs/05_callbacks.ipynb #0df6b370
 class CheckpointError(Exception):
     "A checkpoint that cannot be written or read; the message names the file and says why."
 
-def _fsync_dir(folder):
-    "Make a rename in `folder` durable."
-    fd = os.open(folder, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
 
 def atomic_save(obj, path):
     "`torch.save` to a temporary file, flushed to disk, then renamed over `path`; on failure `path` is unchanged."
@@ -463,7 +450,7 @@ def atomic_save(obj, path):
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise CheckpointError(f"could not write {path}: {e.strerror or e}; the previous file is unchanged") from e
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 # %% ../nbs/05_callbacks.ipynb #8532cdc5
@@ -500,10 +487,6 @@ def set_rng_states(states:dict): # as `get_rng_states` returns
     if states['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(states['cuda'])
 
 # %% ../nbs/05_callbacks.ipynb #dbce6d96
-def nonfinite(state:dict): # {name: tensor}, a state_dict
-    "Names of the floating-point tensors in `state` holding a NaN or an infinity."
-    return [k for k,t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
-
 def metric_state(m): # a fastai metric
     "The running numbers of a metric (its sums and counts), to continue an epoch's averages."
     return {k: v for k,v in vars(m).items() if isinstance(v, (int, float, torch.Tensor)) and not isinstance(v, bool)}

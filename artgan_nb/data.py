@@ -33,7 +33,7 @@ from fastai.data.load import DataLoader
 from fastcore.basics import chunked
 from fastcore.script import call_parse, store_true
 
-from .core import normalize, show_grid
+from .core import normalize, show_grid, fsync_dir
 
 # %% ../nbs/01_data.ipynb #09c3f734
 ABSTRACT_CLASSES = ('circles', 'grid', 'bands', 'stars')
@@ -311,11 +311,6 @@ def writable_dir(path:Path):
     return path
 
 # %% ../nbs/01_data.ipynb #7d9c7cfa
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
-
 def _write_synced(path, text):
     with open(path, 'w') as f: f.write(text); f.flush(); os.fsync(f.fileno())
 
@@ -357,10 +352,10 @@ def build_cache(dest:Path, # the cache folder to create
     classes = sorted(set(kept)) if set(kept) != {''} else []
     _write_synced(tmp/'meta.json', json.dumps(dict(shape=[len(kept), 1 if opts['gray'] else 3, opts['size'], opts['size']],
                                                    classes=classes, root=str(root), options=opts), indent=1))
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     try: os.rename(tmp, dest)
     except OSError: shutil.rmtree(tmp) # another process finished the same cache first: keep theirs
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 # %% ../nbs/01_data.ipynb #e9f23381
 def read_cache(dest:Path):
