@@ -123,20 +123,21 @@ def read_log(path): # a log.csv
 
 def append_row(path, # a csv file, created if missing
                row:dict): # column name -> value
-    "Append `row`; rewrite the file with a wider header when `row` brings new columns."
+    "Append `row`; rewrite the file with a wider header when `row` brings new columns. Returns every row."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = read_log(path) if path.exists() else []
     fields = list(dict.fromkeys([*(rows[0] if rows else []), *row]))
     if rows and len(fields) == len(rows[0]):
         with open(path, 'a', newline='') as f: csv.DictWriter(f, fields).writerow(row)
-        return
-    with open(path, 'w', newline='') as f:
-        w = csv.DictWriter(f, fields)
-        w.writeheader(); w.writerows([*rows, row])
+    else:
+        with open(path, 'w', newline='') as f:
+            w = csv.DictWriter(f, fields)
+            w.writeheader(); w.writerows([*rows, row])
+    return [*rows, row]
 
 # %% ../nbs/05_callbacks.ipynb #2f9a27bc
-def plot_losses(rows:list, # dicts with 'epoch', 'loss_d', 'loss_g' (as read from log.csv)
+def plot_losses(rows:list, # dicts with 'epoch', 'loss_d', 'loss_g' (as `read_log` or `append_row` return them)
                 path=None, # write the figure here; None: return it
                 symlog:bool=False): # symmetric-log y axis, for losses that are large or negative
     "Both networks' losses by epoch."
@@ -179,8 +180,7 @@ class MetricsLog(EpochCallback):
     def after_epoch(self):
         if not self.trained: return
         row = self.row()
-        append_row(self.dir/'log.csv', row)
-        plot_losses(read_log(self.dir/'log.csv'), self.dir/'losses.png', self.symlog)
+        plot_losses(append_row(self.dir/'log.csv', row), self.dir/'losses.png', self.symlog)
         if self.writer is None: return
         for k,v in row.items():
             if k != 'epoch' and isinstance(v, (int, float)): self.writer.add_scalar(k, v, self.epoch + 1)
