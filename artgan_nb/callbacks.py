@@ -25,7 +25,7 @@ from fastai.torch_core import find_bs, default_device
 from fastcore.basics import store_attr
 from torch.utils.tensorboard import SummaryWriter
 
-from .core import save_grid, image_grid, denorm, fsync_dir
+from .core import save_grid, image_grid, denorm, fsync_dir, save_figure
 
 # %% ../nbs/05_callbacks.ipynb #fb78ae79
 def fixed_inputs(G, # a generator (`models.Generator`)
@@ -69,8 +69,7 @@ def evolution_grid(files:list, # epoch_NNNN.png files, in epoch order
     fig,ax = plt.subplots(figsize=(min(k, ncol) * 0.8, len(picks) * 0.8))
     ax.imshow(np.concatenate(strips), interpolation='nearest')
     ax.set_yticks([(side + 4) * (j + 0.5) for j in range(len(picks))], labels); ax.set_xticks([])
-    fig.savefig(path, dpi=100, bbox_inches='tight')
-    plt.close(fig)
+    save_figure(fig, path)
     return Path(path)
 
 # %% ../nbs/05_callbacks.ipynb #9b24f292
@@ -146,9 +145,7 @@ def plot_losses(rows:list, # dicts with 'epoch', 'loss_d', 'loss_g' (as `read_lo
     for k in ('loss_d', 'loss_g'): ax.plot(epochs, [float(r[k]) for r in rows], marker='.', label=k)
     if symlog: ax.set_yscale('symlog', linthresh=1.0)
     ax.set_xlabel('epoch'); ax.set_ylabel('loss'); ax.legend(); ax.grid(alpha=0.3)
-    if path is None: return fig
-    fig.savefig(path, dpi=100, bbox_inches='tight')
-    plt.close(fig)
+    return save_figure(fig, path)
 
 def epoch_values(learn):
     "This epoch's metric averages and the values callbacks put in `learn.epoch_extras`, by name."
@@ -427,9 +424,7 @@ def plot_adaptive_lr(adapt:AdaptiveLR, # after a run
     ax2.plot([h[1][0] for h in adapt.history], label='lr G'); ax2.plot([h[2][0] for h in adapt.history], label='lr D')
     ax2.set_yscale('log'); ax2.set_ylabel('learning rate')
     ax.legend(handles=ax.get_lines()[:1] + ax2.get_lines(), loc='lower center', bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, fontsize=8)
-    if path is None: return fig
-    fig.savefig(path, dpi=100, bbox_inches='tight')
-    plt.close(fig)
+    return save_figure(fig, path)
 
 # %% ../nbs/05_callbacks.ipynb #2ddc4210
 class CheckpointError(Exception):

@@ -23,7 +23,7 @@ from fastai.callback.core import Callback
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .core import denorm, normalize, image_grid
+from .core import denorm, normalize, image_grid, save_figure
 from .data import prepare_data
 from .callbacks import atomic_save, generate
 from .cli import checkpoint_path, load_gan, load_data
@@ -158,8 +158,7 @@ def show_closest(fake:torch.Tensor, # uint8 generated images
     fig,ax = plt.subplots(figsize=(1.3 * len(order), 3))
     ax.imshow(image_grid(normalize(torch.cat([fake[order], train[idx[order]]])), nrow=len(order)).permute(1, 2, 0).numpy())
     ax.set_axis_off(); ax.set_title('generated (top), nearest training image (bottom); distances ' + ' '.join(f'{d:.0f}' for d in dist[order]))
-    if path is None: return fig
-    fig.savefig(path, dpi=100, bbox_inches='tight'); plt.close(fig)
+    return save_figure(fig, path)
 
 # %% ../nbs/07_metrics.ipynb #a405f859
 def d_accuracy(D:nn.Module, # a discriminator that returns logits
