@@ -6,10 +6,12 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 
 # %% auto #0
 __all__ = ['seed_everything', 'get_device', 'normalize', 'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure',
-           'fsync_dir']
+           'fsync_dir', 'option', 'value_problems', 'check_options', 'validate', 'option_fields', 'with_options',
+           'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
-import os, random
+import json, math, os, random
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,89 @@ def fsync_dir(folder): # the folder in which files were created or renamed
     fd = os.open(folder, os.O_RDONLY)
     try: os.fsync(fd)
     finally: os.close(fd)
+
+# %% ../nbs/00_core.ipynb #d779c009
+def option(default, # the value used when the option is not given
+           help:str, # one line for `--help` and the docs
+           choices=None, # the allowed values, if they are few
+           lo=None, hi=None, # the allowed interval, lo <= value <= hi (either may be None)
+           hi_open:bool=False, # exclude `hi` itself
+           cli:bool=True): # False: filled in by the package (a model's channels, say), not a command-line option
+    "A dataclass field holding its default, its help text and its check: the one place an option is written."
+    return field(default=default, metadata=dict(help=help, choices=choices, lo=lo, hi=hi, hi_open=hi_open, cli=cli))
+
+# %% ../nbs/00_core.ipynb #b7fee3f6
+def _interval(lo, hi, hi_open):
+    if hi is None: return f"at least {lo}"
+    if lo is None: return f"at most {hi}"
+    return f"in [{lo}, {hi}{')' if hi_open else ']'}"
+
+def _type_problem(name, value, kind):
+    if kind is bool: ok = isinstance(value, bool)
+    elif kind is int: ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float: ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else: ok = isinstance(value, kind)
+    return [] if ok else [f"{name} must be {'a finite number' if kind is float else f'of type {kind.__name__}'}, got {value!r}"]
+
+def value_problems(f, # a field made by `option`
+                   value):
+    "What is wrong with `value` for the option of field `f`, as messages (none if it is fine)."
+    m,name = f.metadata,f.name
+    if value is None and f.default is None: return []
+    bad = _type_problem(name, value, f.type)
+    if bad: return bad
+    if m.get('choices') is not None and value not in m['choices']:
+        return [f"{name} must be one of {', '.join(map(str, m['choices']))}, got {value!r}"]
+    lo,hi,hi_open = m.get('lo'),m.get('hi'),m.get('hi_open')
+    if (lo is not None and value < lo) or (hi is not None and (value >= hi if hi_open else value > hi)):
+        return [f"{name} must be {_interval(lo, hi, hi_open)}, got {value}"]
+    return []
+
+# %% ../nbs/00_core.ipynb #9f71b805
+def check_options(cfg): # a dataclass of options, which may hold dataclasses of options
+    "Every problem with the options of `cfg`, as messages; the checks of several options run once each option is fine."
+    bad = []
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        bad += check_options(v) if is_dataclass(v) else value_problems(f, v)
+    if not bad and hasattr(cfg, 'more_problems'): bad += cfg.more_problems()
+    return bad
+
+def validate(cfg):
+    "`cfg` if all its options are fine, else a `ValueError` that lists every problem."
+    bad = check_options(cfg)
+    if bad: raise ValueError('invalid options:\n  ' + '\n  '.join(bad))
+    return cfg
+
+# %% ../nbs/00_core.ipynb #dc371b6f
+def option_fields(cls, # a dataclass of options, possibly holding dataclasses of options
+                  cli_only:bool=True): # only the options a command line offers
+    "Every option of `cls`'s tree, flat and in order, as dataclass fields."
+    out = []
+    for f in fields(cls):
+        if is_dataclass(f.type): out += option_fields(f.type, cli_only)
+        elif f.metadata.get('cli', True) or not cli_only: out.append(f)
+    return out
+
+def with_options(cfg, # a dataclass of options (a tree)
+                 **kw): # options by name, from any part of the tree
+    "A copy of `cfg` with the options named in `kw` set; an unknown name is a `ValueError`."
+    unknown = set(kw) - {f.name for f in option_fields(type(cfg), cli_only=False)}
+    if unknown: raise ValueError(f"unknown option{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
+    sub = {f.name: with_options(getattr(cfg, f.name), **{k: kw.pop(k) for k in list(kw) if k in {g.name for g in option_fields(f.type, False)}})
+           for f in fields(cfg) if is_dataclass(f.type)}
+    return replace(cfg, **sub, **kw)
+
+# %% ../nbs/00_core.ipynb #8025e9a3
+def to_dict(cfg): return asdict(cfg)
+
+def from_dict(cls, # a dataclass of options (a tree)
+              d:dict): # as `to_dict` wrote it, e.g. read back from JSON
+    "The `cls` that `d` describes; a name `cls` does not know is a `ValueError`."
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(d) - set(known)
+    if unknown: raise ValueError(f"unknown option{'s' if len(unknown) > 1 else ''} in {cls.__name__}: {', '.join(sorted(unknown))}")
+    def value(f, v):
+        if is_dataclass(f.type): return from_dict(f.type, v)
+        return tuple(v) if f.type is tuple and v is not None else v # JSON turns tuples into lists
+    return cls(**{k: value(known[k], v) for k,v in d.items()})
