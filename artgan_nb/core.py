@@ -1,4 +1,4 @@
-"""Seeding, devices, and turning generator outputs back into pictures.
+"""Seeding, devices, pictures from tensors, and options written once.
 
 Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 
@@ -10,7 +10,7 @@ __all__ = ['seed_everything', 'get_device', 'normalize', 'denorm', 'image_grid',
            'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
-import json, math, os, random
+import json, math, os, random, warnings
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
@@ -18,6 +18,10 @@ import numpy as np
 import torch
 import torchvision.utils as vutils
 import matplotlib.pyplot as plt
+
+with warnings.catch_warnings(): # fastai's layers call torch.jit.script when imported, which torch now deprecates
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    import fastai.torch_basics
 
 # %% ../nbs/00_core.ipynb #f847d9f6
 def seed_everything(seed:int=42): # the one seed for Python, NumPy and PyTorch (CPU and CUDA)

@@ -6,27 +6,27 @@ Docs: https://artgan-nb.github.io/artgan_nb/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['inception_path', 'tf_bilinear', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed', 'fid_kid',
-           'knn_radii', 'in_manifold', 'precision_recall', 'load_split', 'feature_cache_path', 'cached_features',
-           'nearest', 'memorisation', 'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'run_dir',
-           'evaluate', 'report', 'artgan_eval', 'FIDLog']
+           'knn_radii', 'in_manifold', 'precision_recall', 'load_split', 'cached_features', 'nearest', 'memorisation',
+           'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'run_dir', 'evaluate', 'report', 'FIDLog']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
-import hashlib, importlib.util, json
+import importlib.util, json
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from fastcore.script import call_parse
 from fastai.callback.core import Callback
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from .core import denorm, normalize, image_grid, save_figure
-from .data import prepare_data
-from .callbacks import atomic_save, generate
-from .cli import checkpoint_path, load_gan, load_data
+from .data.collection import prepare_data
+from .data.loaders import load_images, split
+from .models import sample
+from .callbacks.checkpoint import atomic_save
+from .run import checkpoint_path, load_gan, load_config
 
 # %% ../nbs/11_metrics.ipynb #0780a7f6
 def inception_path():
@@ -114,16 +114,14 @@ def load_split(root, # a dataset folder
                size:int=64, # image side in pixels
                n:int=2000, # at most this many images, a seeded random choice
                seed:int=0,
-               gray:bool=False): # one luminance channel, as a greyscale run's images
-    "Up to `n` uint8 images of `root/split` at `size`."
+               gray:bool=False, # one luminance channel, as a greyscale run's images
+               cache_dir=None): # where caches go; None: `default_cache_dir()`
+    "Up to `n` uint8 images of `root/split` at `size`, and the file where their features belong."
     folder = Path(root)/split if (Path(root)/split).is_dir() else Path(root)
-    cache,_ = prepare_data(folder, size, gray=gray)
-    return cache.images[torch.randperm(len(cache), generator=torch.Generator().manual_seed(seed))[:n]]
-
-def feature_cache_path(root, split:str, size:int, n:int, cache_dir=None):
-    "The cache file of the features of `load_split(root, split, size, n)`."
-    key = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:8]
-    return Path(cache_dir or Path(root)/'.artgan_cache')/f"inception-{Path(root).name}-{key}-{split}-{size}px-{n}.pt"
+    cache,rep = prepare_data(folder, size, gray=gray, cache_dir=cache_dir)
+    data_cache = Path(rep['cache'])
+    pick = torch.randperm(len(cache), generator=torch.Generator().manual_seed(seed))[:n]
+    return cache.images[pick],data_cache.parent/'features'/f"inception-{data_cache.name}-{len(pick)}-{seed}.pt"
 
 def cached_features(net:nn.Module, images:torch.Tensor, path, bs:int=50):
     "The features of `images`, read from `path` if it exists, else computed and saved there."
@@ -169,66 +167,49 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
     return dict(d_acc_real=(r > 0).float().mean().item(), d_acc_fake=(f < 0).float().mean().item())
 
 # %% ../nbs/11_metrics.ipynb #a18b89cd
-def generate_uint8(G, n:int, seed:int=0, bs:int=100, stats=(0.5, 0.5)):
-    "`n` generated images, normalised and as uint8 (`stats`: the normalisation's mean and std), made `bs` at a time."
-    x = torch.cat([generate(G, min(bs, n - i), seed + i) for i in range(0, n, bs)])
+def generate_uint8(G, n:int, seed:int=0, bs:int=100,
+                   stats=((0.5,), (0.5,))): # the normalisation's (mean, std), as in the run's `ModelSpec`
+    "`n` generated images, normalised and as uint8, made `bs` at a time."
+    x = torch.cat([sample(G, min(bs, n - i), seed + i) for i in range(0, n, bs)])
     return x,to_uint8(x, *stats)
 
-def train_images(cfg, n:int, seed:int=0):
-    "Up to `n` of a run's training images (a seeded random choice), uint8."
-    images = load_data(cfg).images
-    return images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
+def train_images(run_or_ckpt):
+    "Every image the run trained on, uint8: its data and hold-out, rebuilt from the config in its checkpoint."
+    cfg = load_config(run_or_ckpt)
+    images,_ = load_images(cfg.data, cfg.model.size, cfg.train.seed)
+    return split(images, cfg.data.holdout, cfg.train.seed)[0].images
 
 def run_dir(run_or_ckpt):
     "The run folder of a run folder or of a checkpoint file inside it."
     return checkpoint_path(run_or_ckpt).parent.parent
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
-def evaluate(run, real, n:int=2000, split:str='test', n_train:int=2000, kid_subset:int=1000,
+def evaluate(run, real, n:int=2000, split:str='test', kid_subset:int=1000,
              pr:bool=False, cache=None, bs:int=50, seed:int=0):
     "Every metric of a run against real images; also writes RUN/memorisation.png."
-    G,D,cfg,stats = load_gan(run)
+    G,D,spec = load_gan(run)
     net,folder = InceptionFeatures(),run_dir(run)
-    reals,train = load_split(real, split, cfg.size, n, gray=cfg.gray),train_images(cfg, n_train)
-    real_f = cached_features(net, reals, feature_cache_path(real, split + ('-gray' if cfg.gray else ''), cfg.size, n, cache), bs)
-    train_f = cached_features(net, train, folder/'features'/f'train-{cfg.size}px-{n_train}.pt', bs)
-    fakes,fake8 = generate_uint8(G, n, seed, stats=stats)
+    reals,real_path = load_split(real, split, spec.size, n, gray=spec.nc == 1, cache_dir=cache)
+    train = train_images(run)
+    real_f,train_f = cached_features(net, reals, real_path, bs),cached_features(net, train, folder/'features'/'train.pt', bs)
+    fakes,fake8 = generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
     fake_f = image_features(net, fake8, bs)
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8, train, dist, idx, path=folder/'memorisation.png')
     return dict(res, memorisation=dict(mem, n_train=len(train)), **d_accuracy(D, reals, fakes))
 
-# %% ../nbs/11_metrics.ipynb #7f5e1997
+# %% ../nbs/11_metrics.ipynb #f5d511a5
 def report(res:dict):
     "The evaluation's figures as a few lines of text."
     m = res['memorisation']
     lines = [f"FID {res['fid']:.2f} ({res['n_real']} real, {res['n_fake']} generated images; FID is biased upwards for small sets)",
              f"KID {res['kid_mean']:.4f} +- {res['kid_std']:.4f} (subsets of {res['kid_subset_size']})",
-             f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of {m['n_train']} training images "
+             f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} training images "
              f"than {m['q']:.0%} of held-out images are (about {m['q']:.0%} expected without copying)",
              f"discriminator accuracy: {res['d_acc_real']:.1%} on held-out real, {res['d_acc_fake']:.1%} on generated"]
     if 'precision' in res: lines.append(f"precision {res['precision']:.3f}, recall {res['recall']:.3f}")
     return '\n'.join(lines)
-
-@call_parse
-def artgan_eval(
-    run:str, # a run folder or a checkpoint file
-    real:str=None, # (required) folder of real images, with a SPLIT subfolder (or the images themselves)
-    n:int=2000, # generated images, and at most this many real ones
-    split:str='test', # the real images' subfolder: held-out images, never trained on
-    n_train:int=2000, # training images searched for copies of generated ones
-    kid_subset:int=1000, # KID subset size (capped at the number of images)
-    pr:bool=False, # also compute precision and recall
-    cache:str=None, # folder of cached real features (default: REAL/.artgan_cache)
-    seed:int=0, # seed of the generated images
-):
-    "FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json."
-    if real is None: raise SystemExit("artgan-eval: --real DIR is required: a folder of real images")
-    res = evaluate(run, real, n=n, split=split, n_train=n_train, kid_subset=kid_subset, pr=pr, cache=cache, seed=seed)
-    print(report(res))
-    (run_dir(run)/'eval.json').write_text(json.dumps(res, indent=2))
-    return res
 
 # %% ../nbs/11_metrics.ipynb #dfc8c948
 class FIDLog(Callback):
@@ -244,6 +225,6 @@ class FIDLog(Callback):
 
     def after_epoch(self):
         if (self.epoch + 1) % self.every: return
-        fake = generate_uint8(self.model.generator, self.n, self.seed, stats=self.dls.stats)[1]
+        fake = generate_uint8(self.model.generator, self.n, self.seed, stats=(self.model.spec.mean, self.model.spec.std))[1]
         self.history.append(dict(epoch=self.epoch + 1, **fid_kid(self.real, image_features(self.net, fake))))
         if self.path: self.path.write_text(json.dumps(self.history, indent=2))
