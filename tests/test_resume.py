@@ -6,8 +6,10 @@ import pytest, torch
 from fastai.callback.core import Callback
 
 from conftest import cli
-from artgan_nb.callbacks import load_checkpoint, read_log
-from artgan_nb.cli import TrainConfig, train, resume
+from artgan_nb.callbacks.checkpoint import load_checkpoint
+from artgan_nb.callbacks.record import read_log
+from artgan_nb.core import with_options
+from artgan_nb.run import Config, train, resume
 from artgan_nb.models import EMA
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu') # 4 batches per epoch
@@ -37,12 +39,12 @@ def assert_same(run_a, run_b):
 @pytest.fixture(scope='module')
 def whole(tmp_path_factory):
     "An uninterrupted run."
-    _,run = train(TrainConfig(**TINY, save_every_batches=3, out=str(tmp_path_factory.mktemp('whole'))))
+    _,run = train(with_options(Config(), **TINY, save_every_batches=3, out=str(tmp_path_factory.mktemp('whole'))))
     return run
 
 @pytest.mark.parametrize('stop,where', [(7, (1, 2)), (5, (1, 0)), (10, (2, 1))]) # mid-epoch, epoch boundary, first batch of the last epoch
 def test_crash_then_resume_is_exact(whole, tmp_path, stop, where):
-    cfg = TrainConfig(**TINY, save_every_batches=3, out=str(tmp_path))
+    cfg = with_options(Config(), **TINY, save_every_batches=3, out=str(tmp_path))
     with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(stop)])
     run = tmp_path/'abstract-dcgan-32px'
     ck = load_checkpoint(run/'checkpoints'/'last.pth')
@@ -56,8 +58,8 @@ EVERYTHING = dict(cond=True, ema=0.9, diffaug='color,translation,cutout', flip=0
 
 def test_resume_is_exact_with_every_option(tmp_path):
     "Random augmentations, the moving average, adaptive learning rates and the monitors' states all resume exactly."
-    _,whole = train(TrainConfig(**TINY, **EVERYTHING, save_every_batches=3, out=str(tmp_path/'whole')))
-    cfg = TrainConfig(**TINY, **EVERYTHING, save_every_batches=3, out=str(tmp_path/'crash'))
+    _,whole = train(with_options(Config(), **TINY, **EVERYTHING, save_every_batches=3, out=str(tmp_path/'whole')))
+    cfg = with_options(Config(), **TINY, **EVERYTHING, save_every_batches=3, out=str(tmp_path/'crash'))
     with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(7)])
     run = tmp_path/'crash'/'abstract-dcgan-32px'
     resume(run)
@@ -65,7 +67,7 @@ def test_resume_is_exact_with_every_option(tmp_path):
 
 def test_every_second_epoch_and_the_last(whole, tmp_path):
     "Checkpoints after epochs 2 and 3 only; saving less often changes nothing in the training itself."
-    cfg = TrainConfig(**TINY, save_every=2, out=str(tmp_path))
+    cfg = with_options(Config(), **TINY, save_every=2, out=str(tmp_path))
     with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(11)])
     run = tmp_path/'abstract-dcgan-32px'
     ck = load_checkpoint(run/'checkpoints'/'last.pth')
@@ -79,7 +81,7 @@ class AverageG(Callback):
     def after_batch(self): self.learn.gan_trainer.ema.update(self.learn.model.generator)
 
 def test_ema_is_saved_and_restored(tmp_path):
-    cfg = TrainConfig(**TINY, save_every_batches=3, out=str(tmp_path))
+    cfg = with_options(Config(), **TINY, save_every_batches=3, out=str(tmp_path))
     whole,_ = train(cfg, cbs=[AverageG()])
     with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[AverageG(), Crash(7)])
     run = tmp_path/'abstract-dcgan-32px-2'
@@ -154,8 +156,8 @@ def fsync(fd):
         if writes[0] == nth: flag.touch(); time.sleep(600)
     real_fsync(fd)
 os.fsync = fsync
-from artgan_nb.cli import TrainConfig, train
-train(TrainConfig(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu', save_every_batches=3, out=out, name='killed'))
+from artgan_nb.run import train
+train(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu', save_every_batches=3, out=out, name='killed')
 '''
 
 @pytest.mark.parametrize('nth,previous', [(2, (0, 3)), (4, (1, 2))]) # 2nd write: mid-epoch; 4th: the end of epoch 2

@@ -6,8 +6,9 @@ import pytest, torch
 from fastai.callback.core import Callback
 
 from conftest import cli
-from artgan_nb.callbacks import CheckpointError, atomic_save, load_checkpoint
-from artgan_nb.cli import TrainConfig, check_config, train, resume, RunLock, RunLocked
+from artgan_nb.callbacks.checkpoint import CheckpointError, atomic_save, load_checkpoint
+from artgan_nb.core import check_options, validate, with_options
+from artgan_nb.run import Config, train, resume, RunLock, RunLocked
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=2, device='cpu') # 4 batches per epoch
 
@@ -18,7 +19,7 @@ def clean_error(r, *words):
 
 # --- options out of range ---
 
-BAD = [(dict(size=48), 'size must be a power of two from 32 to 256'), (dict(size=-64), 'got -64'), (dict(size=512), 'got 512'),
+BAD = [(dict(size=48), 'size must be one of 32, 64, 128, 256, got 48'), (dict(size=-64), 'got -64'), (dict(size=512), 'got 512'),
        (dict(bs=0), 'bs must be at least 1, got 0'), (dict(bs=-4), 'bs must be at least 1'),
        (dict(arch='vae'), "arch must be one of dcgan"), (dict(loss='l7'), "loss must be one of bce"),
        (dict(lr_g=0), 'lr_g must be greater than 0, got 0'), (dict(lr_d=-1e-3), 'lr_d must be greater than 0'),
@@ -33,13 +34,13 @@ BAD = [(dict(size=48), 'size must be a power of two from 32 to 256'), (dict(size
 
 @pytest.mark.parametrize('opts,message', BAD)
 def test_config_refuses(opts, message):
-    assert any(message in m for m in check_config(TrainConfig(**opts)))
-    with pytest.raises(ValueError, match='invalid options'): TrainConfig(**opts).validate()
+    assert any(message in m for m in check_options(with_options(Config(), **opts)))
+    with pytest.raises(ValueError, match='invalid options'): validate(with_options(Config(), **opts))
 
 def test_cli_refuses_before_any_work(tmp_path):
     r = cli('artgan-train', '--size', 48, '--bs', 0, '--arch', 'vae', '--lr-g', 0, '--epochs', 0, '--n-dis', 0,
             '--label-smoothing', 0.7, '--ema', 1, '--out', tmp_path/'runs')
-    clean_error(r, 'size must be a power of two', 'got 48', 'bs must be at least 1', "arch must be one of", 'lr_g must be greater than 0',
+    clean_error(r, 'size must be one of 32, 64, 128, 256, got 48', 'bs must be at least 1', "arch must be one of", 'lr_g must be greater than 0',
                 'epochs must be at least 1', 'n_dis must be at least 1', 'label_smoothing must be in [0, 0.5), got 0.7', 'ema must be in [0, 1)')
     assert not (tmp_path/'runs').exists()
 
@@ -57,7 +58,7 @@ def stopped(tmp_path_factory):
         order = 200
         def after_batch(self):
             if self.train_iter == 5: raise RuntimeError('stop')
-    with pytest.raises(RuntimeError): train(TrainConfig(**TINY, out=str(tmp_path_factory.mktemp('runs'))), cbs=[Stop()])
+    with pytest.raises(RuntimeError): train(with_options(Config(), **TINY, out=str(tmp_path_factory.mktemp('runs'))), cbs=[Stop()])
     run = tmp_path_factory.getbasetemp()/'runs0'/'abstract-dcgan-32px'
     assert load_checkpoint(run/'checkpoints'/'last.pth')['epoch'] == 1
     return run
