@@ -53,7 +53,7 @@ def test_no_remote_assets(site):
     for css in site.glob('_static/**/*.css'): assert not re.search(r'url\(\s*["\']?(?:https?:)?//', css.read_text()), css
 
 def test_maths_rendered_offline(site, tmp_path):
-    "Every page with maths has it typeset by the local MathJax in a browser with no network."
+    "Every page with maths has it, and nothing else, typeset by the local MathJax in a browser with no network."
     exe, pages = chromium(), [p for p in sorted(site.glob('*.html')) if 'class="math notranslate' in p.read_text()]
     assert site/'04_models.html' in pages  # $\mathcal{N}(0, 0.02)$ for the weights' initialisation
     for p in pages:
@@ -61,5 +61,5 @@ def test_maths_rendered_offline(site, tmp_path):
         dom = render(exe, p, tmp_path)
         frames = re.findall(r'<span class="MathJax" id="MathJax-Element-\d+-Frame"', dom)
         left = re.findall(r'class="math notranslate nohighlight">\s*\\[(\[]', dom)  # TeX still showing as source
-        assert len(frames) >= n_math and not left, f"{p.name}: {n_math} maths, {len(frames)} typeset, {len(left)} left as TeX"
+        assert len(frames) == n_math and not left, f"{p.name}: {n_math} maths, {len(frames)} typeset, {len(left)} left as TeX"
         assert 'Math Processing Error' not in dom, p.name

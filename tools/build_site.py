@@ -55,13 +55,14 @@ def mathjax_dir():
     if not (static/'MathJax.js').is_file(): sys.exit(f"no MathJax.js in {static}")
     return static
 
-# MathJax 2: typeset only what Sphinx marks as maths (`\(..\)`, `\[..\]` in class `math`) and notebook outputs;
-# the package ships the STIX web fonts only, so use them and no image fonts (as Jupyter's classic notebook does).
+# MathJax 2: typeset only what Sphinx marks as maths (`\(..\)`, `\[..\]` inside class `math`): every other element
+# is ignored (ignoreClass `.*` matches any class, even none; processClass re-enables an element and its content),
+# so a literal `\(` in prose stays text. The package ships the STIX web fonts only: use them and no image fonts
+# (as Jupyter's classic notebook does).
 MATHJAX2_CONFIG = {
     'tex2jax': {'inlineMath': [['\\(', '\\)']], 'displayMath': [['\\[', '\\]']], 'processEscapes': True,
                 'processEnvironments': True,
-                'processClass': 'tex2jax_process|mathjax_process|math|output_area',
-                'ignoreClass': 'tex2jax_ignore|mathjax_ignore|document'},
+                'processClass': 'tex2jax_process|mathjax_process|math', 'ignoreClass': '.*'},
     'HTML-CSS': {'availableFonts': [], 'preferredFont': None, 'webFont': 'STIX-Web', 'imageFont': None},
     'showMathMenu': False, 'messageStyle': 'none',
 }
