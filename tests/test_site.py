@@ -1,4 +1,4 @@
-"The documentation site builds offline and renders in a real browser."
+"The documentation site builds offline and renders in a real browser, maths included, with no network."
 import re, shutil, subprocess, sys
 
 import pytest
@@ -11,10 +11,11 @@ def chromium():
     return exe
 
 def render(exe, page, tmp_path):
-    "The DOM of `page` after Chromium has loaded it, headless and offline."
+    "The DOM of `page` after Chromium has loaded it, headless and offline (every host unresolvable, a dead proxy)."
     flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
              '--disable-background-networking', '--disable-component-update', '--disable-sync',
-             f'--user-data-dir={tmp_path/"profile"}', '--virtual-time-budget=5000', '--dump-dom']
+             '--host-resolver-rules=MAP * ~NOTFOUND', '--proxy-server=127.0.0.1:9', '--proxy-bypass-list=<-loopback>',
+             f'--user-data-dir={tmp_path/"profile"}', '--virtual-time-budget=10000', '--dump-dom']
     r = subprocess.run([exe, *flags, page.as_uri()], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout
@@ -29,13 +30,36 @@ def site(tmp_path_factory):
 def test_home_page(site, tmp_path):
     dom = render(chromium(), site/'index.html', tmp_path)
     assert re.search(r'<title>\s*artgan_nb', dom)
-    for page in ('00_core.html', '04_train.html', '06_cli.html'): assert f'href="{page}"' in dom  # the navigation
+    for page in ('00_core.html', '06_train.html', '12_cli.html'): assert f'href="{page}"' in dom  # the navigation
     assert 'Quickstart' in dom
     assert re.search(r'<img[^>]+src="_images/[^"]+\.png"', dom)  # the dataset's sample grid
 
 def test_notebook_page(site, tmp_path):
-    dom = render(chromium(), site/'05_callbacks.html', tmp_path)
-    assert re.search(r'<title>\s*Callbacks', dom)
-    assert 'href="04_train.html"' in dom and 'href="index.html"' in dom
+    dom = render(chromium(), site/'07_callbacks_record.html', tmp_path)
+    assert re.search(r'<title>\s*\w', dom) and '<h1>' in dom
+    assert 'href="06_train.html"' in dom and 'href="08_callbacks_guards.html"' in dom and 'href="index.html"' in dom  # prev, next, home
     assert 'SampleLogger' in dom and 'MetricsLog' in dom
     assert re.search(r'<img[^>]+src="_images/[^"]+\.png"', dom)  # the run's sample grid
+
+def test_no_remote_assets(site):
+    "No page loads a script, stylesheet, image or font from the network (MathJax included: it is in _static)."
+    remote = re.compile(r'<(?:script|img|iframe)\b[^>]*\bsrc\s*=\s*["\']?(?:https?:)?//|<link\b[^>]*\bhref\s*=\s*["\']?(?:https?:)?//', re.I)
+    pages = sorted(site.glob('*.html'))
+    assert len(pages) > 5
+    for p in pages:
+        m = remote.search(p.read_text())
+        assert m is None, f"{p.name} loads a remote asset: {m.group(0)}"
+    assert (site/'_static'/'mathjax'/'MathJax.js').is_file()
+    for css in site.glob('_static/**/*.css'): assert not re.search(r'url\(\s*["\']?(?:https?:)?//', css.read_text()), css
+
+def test_maths_rendered_offline(site, tmp_path):
+    "Every page with maths has it, and nothing else, typeset by the local MathJax in a browser with no network."
+    exe, pages = chromium(), [p for p in sorted(site.glob('*.html')) if 'class="math notranslate' in p.read_text()]
+    assert site/'04_models.html' in pages  # $\mathcal{N}(0, 0.02)$ for the weights' initialisation
+    for p in pages:
+        n_math = len(re.findall(r'class="math notranslate nohighlight"', p.read_text()))
+        dom = render(exe, p, tmp_path)
+        frames = re.findall(r'<span class="MathJax" id="MathJax-Element-\d+-Frame"', dom)
+        left = re.findall(r'class="math notranslate nohighlight">\s*\\[(\[]', dom)  # TeX still showing as source
+        assert len(frames) == n_math and not left, f"{p.name}: {n_math} maths, {len(frames)} typeset, {len(left)} left as TeX"
+        assert 'Math Processing Error' not in dom, p.name
