@@ -8,7 +8,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/data_abstract.html.md"""
 __all__ = ['ABSTRACT_CLASSES', 'PAINTERS', 'GRAY_WEIGHTS', 'paint_circles', 'paint_grid', 'paint_bands', 'paint_stars',
            'abstract_image', 'ImageCache', 'to_gray', 'render_abstract']
 
-# %% ../../nbs/01_data_abstract.ipynb #906537c3
+# %% ../../nbs/01_data_abstract.ipynb #63d05d5d
 from dataclasses import dataclass
 
 import numpy as np

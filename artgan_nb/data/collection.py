@@ -11,7 +11,7 @@ __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'FITS', 'RESAMPLE', 'CACHE_VERSION', 'Dat
            'writable_dir', 'remove_stale', 'no_usable_image', 'build_cache', 'read_cache', 'make_report',
            'check_prepare', 'prepare_data', 'format_report']
 
-# %% ../../nbs/02_data_collection.ipynb #000a2829
+# %% ../../nbs/02_data_collection.ipynb #2344285c
 import csv, hashlib, json, math, os, shutil, tempfile, time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -266,7 +266,7 @@ def prepare_data(root, # a folder tree of images
     cache,rows = found or read_cache(dest)
     return cache,make_report(root, cache, rows, others, dest, time.time() - start, reused=found is not None)
 
-# %% ../../nbs/02_data_collection.ipynb #51d8d99d
+# %% ../../nbs/02_data_collection.ipynb #367ac461
 def _mb(n): return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 def format_report(report:dict, # from `prepare_data` (with 'holdout', the number of held-out images, if any)

@@ -9,7 +9,7 @@ __all__ = ['NORMS', 'DIFF_POLICIES', 'BUILTIN', 'split_indices', 'subset', 'spli
            'gan_dls', 'affine_jitter', 'BatchAugment', 'rand_brightness', 'rand_saturation', 'rand_contrast',
            'rand_translation', 'rand_cutout', 'DiffAugment', 'DataOptions', 'load_images']
 
-# %% ../../nbs/03_data_loaders.ipynb #0899219b
+# %% ../../nbs/03_data_loaders.ipynb #ba140d4e
 import math, random
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +25,7 @@ from ..core import normalize, option, validate
 from .abstract import ImageCache, render_abstract
 from .collection import FITS, prepare_data
 
-# %% ../../nbs/03_data_loaders.ipynb #8adfd214
+# %% ../../nbs/03_data_loaders.ipynb #6fe08509
 def split_indices(n:int, # number of images
                   holdout:float=0.0, # fraction held out of training
                   seed:int=0, # seed of the choice
@@ -95,7 +95,7 @@ class CacheLoader(DataLoader):
 
     def new(self, dataset=None, **kwargs): return super().new(dataset, stats=self.stats, augment=self.augment, **kwargs)
 
-# %% ../../nbs/03_data_loaders.ipynb #6618e470
+# %% ../../nbs/03_data_loaders.ipynb #e9e056b1
 def gan_dls(cache:ImageCache, # the dataset
             bs:int=64, # batch size
             seed:int=0, # seed of the hold-out and of the shuffling
@@ -189,7 +189,7 @@ class DiffAugment:
 
     def __repr__(self): return f"DiffAugment(policy={self.policy!r}, p={self.p})"
 
-# %% ../../nbs/03_data_loaders.ipynb #f38d7f0d
+# %% ../../nbs/03_data_loaders.ipynb #1430cd2e
 BUILTIN = 'builtin:abstract' # the `data` value of the built-in dataset
 
 @dataclass
@@ -220,7 +220,7 @@ class DataOptions:
         "The `BatchAugment` that `flip` and `jitter` ask for, or None."
         return BatchAugment(flip=self.flip, p=self.jitter) if self.flip or self.jitter else None
 
-# %% ../../nbs/03_data_loaders.ipynb #36c5f21d
+# %% ../../nbs/03_data_loaders.ipynb #d4dbe51a
 def load_images(opts:DataOptions, # the data options
                 size:int, # the square side in pixels
                 seed:int=0): # the built-in dataset's seed, and the hold-out's
