@@ -228,5 +228,5 @@ def load_images(opts:DataOptions, # the data options
     validate(opts)
     if opts.data == BUILTIN: return render_abstract(opts.n_images, size, seed, opts.gray),None
     cache,report = prepare_data(opts.data, size, opts.fit, opts.gray, opts.cache or None, opts.workers, opts.labels_csv or None)
-    if opts.holdout: report['holdout'] = len(split(cache, opts.holdout, seed)[1])
+    if opts.holdout: report['holdout'] = len(split_indices(len(cache), opts.holdout, seed, cache.labels if cache.classes else None)[1])
     return cache,report
