@@ -3,7 +3,7 @@ import json
 
 from artgan_nb.cli import TrainConfig, train
 from artgan_nb.core import normalize, save_grid
-from artgan_nb.data import render_abstract
+from artgan_nb.data.abstract import render_abstract
 
 from conftest import cli
 
