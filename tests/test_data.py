@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest, torch
 from PIL import Image
 
-from artgan_nb.data import prepare_data, messy_folder, gan_dls, read_cache, BatchAugment
+from artgan_nb.data.collection import prepare_data, read_cache
+from artgan_nb.data.loaders import gan_dls, BatchAugment
+from fixtures import messy_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +20,7 @@ def run_py(tmp_path, code, *args):
 
 def prepare_cli(tmp_path, *args):
     "Run `artgan-prepare args` as its console script does; return (exit code, stdout, stderr)."
-    p = run_py(tmp_path, "from artgan_nb.data import artgan_prepare\nartgan_prepare()\n", *args)
+    p = run_py(tmp_path, "from artgan_nb.cli import artgan_prepare\nartgan_prepare()\n", *args)
     out,err = p.communicate(timeout=120)
     return p.returncode,out,err
 
@@ -45,7 +47,7 @@ def test_cli_and_library_share_the_cache(messy, tmp_path):
     assert rc == 0, err
     cache,report = prepare_data(root, size=32, fit='pad', gray=True, cache_dir=tmp_path/'cache')
     assert report['reused'] and cache.images.shape == (13, 1, 32, 32) and cache.images.dtype == torch.uint8
-    x,y = gan_dls(cache, bs=4, valid_pct=0.25, device='cpu', augment=BatchAugment()).train.one_batch()
+    x,y = gan_dls(cache, bs=4, holdout=0.25, device='cpu', augment=BatchAugment()).train.one_batch()
     assert x.shape == (4, 1, 32, 32) and x.dtype == torch.float32 and -1 <= x.min() and x.max() <= 1
     assert y.dtype == torch.int64 and set(y.tolist()) <= {0, 1}
 
@@ -67,7 +69,7 @@ def test_csv_labels_and_missing_files(messy, tmp_path):
     assert report['skipped'] == {str(root/'calm'/'gone.png'): 'missing'}
 
 SLOW_BUILD = """
-import sys, time, artgan_nb.data as d
+import sys, time, artgan_nb.data.collection as d
 decode = d.decode_image
 def slow(*a, **k): time.sleep(0.02); return decode(*a, **k)
 d.decode_image = slow
@@ -98,14 +100,14 @@ def test_wikiart_batches(wikiart, tmp_path):
     (tmp_path/'list.csv').write_text('file,label\n' + '\n'.join(rows) + '\n')
     cache,report = prepare_data(train, size=64, cache_dir=tmp_path/'cache', labels_csv=tmp_path/'list.csv')
     assert report['kept'] == 10 * len(styles) and not report['skipped'] and cache.classes == tuple(styles)
-    dls = gan_dls(cache, bs=16, valid_pct=0.2, device='cpu', norm='unit')
+    dls = gan_dls(cache, bs=16, holdout=0.2, device='cpu', norm='unit')
     x,y = dls.train.one_batch()
     assert x.shape == (16, 3, 64, 64) and 0 <= x.min() and x.max() <= 1 and x.std() > 0.1
     assert dls.valid.dataset.labels.bincount().tolist() == [2] * len(styles)
 
 PEAK_MEMORY = '''
 import resource, sys
-from artgan_nb.data import prepare_data
+from artgan_nb.data.collection import prepare_data
 cache,report = prepare_data(sys.argv[1], size=32, cache_dir=sys.argv[2], workers=0)
 print(report['kept'], len(report['skipped']), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 '''
