@@ -82,9 +82,11 @@ def instance_noise(x:torch.Tensor, # a batch of images
 
 # %% ../nbs/05_losses.ipynb #17d6a7ef
 class GANLoss:
-    "A discriminator loss and a generator loss; calling it gives the generator loss."
-    def __init__(self, discriminator, generator, name:str): self.discriminator,self.generator,self.name = discriminator,generator,name
-    def __call__(self, fake_logits, *targets): return self.generator(fake_logits)
+    "A discriminator loss `d_loss` and a generator loss `g_loss`; calling it gives the generator loss."
+    def __init__(self, d_loss, # (D's logits on real images, on generated ones) -> the discriminator's loss
+                 g_loss, # D's logits on generated images -> the generator's loss
+                 name:str): self.d_loss,self.g_loss,self.name = d_loss,g_loss,name
+    def __call__(self, fake_logits, *targets): return self.g_loss(fake_logits)
     def __repr__(self): return f"GANLoss({self.name!r})"
 
 LOSSES = {'bce': (bce_d_loss, bce_g_loss), # non-saturating, DCGAN's
