@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields, replace
 import fastai.callback.progress # registers fastai's progress bars with every Learner
 
 from .core import option, validate, with_options
-from .data import DiffAugment, DIFF_POLICIES
+from .data.loaders import DiffAugment, DIFF_POLICIES
 from .models import ModelSpec, build_gan, param_groups, EMA
 from .losses import LOSSES, SMOOTHABLE, get_loss, gradient_penalty, r1_penalty, instance_noise
 

@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import DataLoader as TorchLoader
 from torchvision import datasets, transforms as T
 
-from artgan_nb.data import prepare_data, gan_dls, format_report
+from artgan_nb.data.collection import prepare_data, format_report
+from artgan_nb.data.loaders import gan_dls
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cache,report = prepare_data(a.data, size=a.size, cache_dir=a.cache_dir or tmp, workers=a.workers)
         print(format_report(report, max_listed=3))
-        results = {f"ours, {w} workers": epoch_rates(gan_dls(cache, bs=a.bs, valid_pct=0, device='cpu', num_workers=w).train, a.epochs)
+        results = {f"ours, {w} workers": epoch_rates(gan_dls(cache, bs=a.bs, device='cpu', num_workers=w).train, a.epochs)
                    for w in sorted({0, a.workers})}
     results[f"ImageFolder, {a.workers} workers"] = epoch_rates(imagefolder_loader(a.data, a.size, a.bs, a.workers), a.epochs)
     base = results[f"ImageFolder, {a.workers} workers"]

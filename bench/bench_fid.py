@@ -9,7 +9,7 @@ import argparse, time, warnings
 
 import torch
 
-from artgan_nb.data import render_abstract
+from artgan_nb.data.abstract import render_abstract
 from artgan_nb.metrics import InceptionFeatures, image_features
 
 

@@ -31,19 +31,19 @@ def messy(tmp_path):
 
 def test_prepare_reports_every_file(messy, tmp_path):
     root,expected = messy
-    rc,out,err = prepare_cli(tmp_path, root, '--size', 32, '--cache-dir', tmp_path/'cache', '--workers', 2)
+    rc,out,err = prepare_cli(tmp_path, root, '--size', 32, '--cache', tmp_path/'cache', '--workers', 2)
     assert rc == 0, err
     assert '13 images kept, 4 skipped, 1 other files ignored' in out
     assert 'skipped: 1 empty file, 1 not an image, 1 too large, 1 truncated or corrupt' in out
     for f,why in expected.items():
         if why: assert f"{root/f}: {why}" in out
     assert 'labels: calm 6, loud 7' in out and 'built in' in out
-    rc,out,_ = prepare_cli(tmp_path, root, '--size', 32, '--cache-dir', tmp_path/'cache')
+    rc,out,_ = prepare_cli(tmp_path, root, '--size', 32, '--cache', tmp_path/'cache')
     assert rc == 0 and 'reused in' in out
 
 def test_cli_and_library_share_the_cache(messy, tmp_path):
     root,_ = messy
-    rc,_,err = prepare_cli(tmp_path, root, '--size', 32, '--fit', 'pad', '--gray', '--cache-dir', tmp_path/'cache')
+    rc,_,err = prepare_cli(tmp_path, root, '--size', 32, '--fit', 'pad', '--gray', '--cache', tmp_path/'cache')
     assert rc == 0, err
     cache,report = prepare_data(root, size=32, fit='pad', gray=True, cache_dir=tmp_path/'cache')
     assert report['reused'] and cache.images.shape == (13, 1, 32, 32) and cache.images.dtype == torch.uint8
@@ -56,9 +56,9 @@ def test_cli_and_library_share_the_cache(messy, tmp_path):
 def test_cli_errors_are_messages(case, expect, messy, tmp_path):
     root,_ = messy
     (tmp_path/'empty').mkdir(); (tmp_path/'empty'/'zero.png').touch()
-    args = dict(missing=[tmp_path/'nowhere'], empty=[tmp_path/'empty'], unwritable=[root, '--cache-dir', root/'calm'/'wide.png'/'c'],
+    args = dict(missing=[tmp_path/'nowhere'], empty=[tmp_path/'empty'], unwritable=[root, '--cache', root/'calm'/'wide.png'/'c'],
                 size=[root, '--size', 4])[case]
-    rc,out,err = prepare_cli(tmp_path, *args, *(['--cache-dir', tmp_path/'cache'] if case != 'unwritable' else []))
+    rc,out,err = prepare_cli(tmp_path, *args, *(['--cache', tmp_path/'cache'] if case != 'unwritable' else []))
     assert rc != 0 and f"artgan-prepare: {expect}" in err and 'Traceback' not in err
 
 def test_csv_labels_and_missing_files(messy, tmp_path):
