@@ -8,6 +8,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/train.html.md"""
 __all__ = ['GAN_STATS', 'GANModule', 'adam', 'group_rates', 'GANTrainer', 'GANStat', 'TrainOptions', 'spec_for', 'gan_learner']
 
 # %% ../nbs/06_train.ipynb #b6a7170f
+from dataclasses import dataclass, fields, replace
 from functools import partial
 
 import torch
@@ -16,7 +17,6 @@ from fastcore.foundation import L
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelValidException
 from fastai.optimizer import OptimWrapper
-from dataclasses import dataclass, fields, replace
 import fastai.callback.progress # registers fastai's progress bars with every Learner
 
 from .core import option, validate, with_options
