@@ -9,7 +9,7 @@ __all__ = ['USER_ERRORS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'add_options', 'comma
            'train_parser', 'train_or_resume', 'artgan_train', 'artgan_sample', 'write_samples', 'artgan_info',
            'prepare_report', 'artgan_prepare', 'artgan_eval', 'write_eval']
 
-# %% ../nbs/12_cli.ipynb #b3af6597
+# %% ../nbs/12_cli.ipynb #ffb23653
 import argparse, json, sys, warnings
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .callbacks.checkpoint import CheckpointError
 from .run import Config, RunLocked, train, resume, load_gan
 from .metrics import evaluate, report, run_dir
 
-# %% ../nbs/12_cli.ipynb #f3571892
+# %% ../nbs/12_cli.ipynb #df64cf5d
 def _default(f): return 'auto' if f.default is None else f.default
 
 def add_options(parser, # an `argparse.ArgumentParser`
@@ -42,7 +42,7 @@ def options_of(args, fields:list): # parsed arguments; the option fields they ho
     "{name: value} of the options in `args`."
     return {f.name: getattr(args, f.name) for f in fields}
 
-# %% ../nbs/12_cli.ipynb #966ed9eb
+# %% ../nbs/12_cli.ipynb #fa3193e2
 USER_ERRORS = (ValueError, DataError, CheckpointError, RunLocked, OSError)
 
 def message(e:Exception):
@@ -60,7 +60,7 @@ def run_command(f, *args, **kwargs):
     try: return f(*args, **kwargs)
     except USER_ERRORS as e: sys.exit(f"error: {message(e)}")
 
-# %% ../nbs/12_cli.ipynb #ad7feccf
+# %% ../nbs/12_cli.ipynb #0d74c574
 def train_parser():
     "The parser of `artgan-train`: every option of `Config`, and `--resume`."
     p = add_options(command('Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
@@ -80,7 +80,7 @@ def artgan_train(argv:list=None): # the arguments; None: the command line's
     args = train_parser().parse_args(argv)
     run_command(train_or_resume, options_of(args, option_fields(Config)), args.resume)
 
-# %% ../nbs/12_cli.ipynb #e1ddb45a
+# %% ../nbs/12_cli.ipynb #7ad5fd62
 def artgan_sample(argv:list=None): # the arguments; None: the command line's
     "Generate images from a trained run (`artgan-sample`)."
     p = command('Generate images from a trained run.')
@@ -101,7 +101,7 @@ def write_samples(run, n:int, out, each=None, seed:int=0, nrow:int=8):
     for i,img in enumerate(imgs): save_grid(img[None], Path(each)/f'{i:04d}.png', nrow=1, **stats)
     print(f"wrote {n} images to {each}")
 
-# %% ../nbs/12_cli.ipynb #8b6f09f7
+# %% ../nbs/12_cli.ipynb #680ac319
 def _fields(cls, *names): return [f for f in option_fields(cls) if f.name in names]
 INFO_FIELDS = option_fields(ModelSpec) + _fields(DataOptions, 'gray')
 PREPARE_FIELDS = _fields(DataOptions, 'labels_csv', 'fit', 'gray', 'cache', 'workers') + _fields(ModelSpec, 'size')
@@ -126,7 +126,7 @@ def artgan_prepare(argv:list=None): # the arguments; None: the command line's
     args = p.parse_args(argv)
     run_command(prepare_report, args.data, **options_of(args, PREPARE_FIELDS))
 
-# %% ../nbs/12_cli.ipynb #93623120
+# %% ../nbs/12_cli.ipynb #873ee582
 def artgan_eval(argv:list=None): # the arguments; None: the command line's
     "FID, KID, memorisation and discriminator accuracy of a run; writes RUN/eval.json (`artgan-eval`)."
     p = command('FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json.')

@@ -9,7 +9,7 @@ __all__ = ['device_problems', 'RunOptions', 'Config', 'run_name', 'new_run_dir',
            'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run', 'train', 'checkpoint_path',
            'trim_log', 'resume', 'load_config', 'load_gan']
 
-# %% ../nbs/10_run.ipynb #da2c082b
+# %% ../nbs/10_run.ipynb #3837cd8c
 import fcntl, json, os, platform, socket, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +27,7 @@ from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.checkpoint import Checkpoint, Resume, CheckpointError, load_checkpoint, check_checkpoint
 
-# %% ../nbs/10_run.ipynb #b8535e25
+# %% ../nbs/10_run.ipynb #51708337
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     "Why the device `name` cannot be used here, as messages (none if it can)."
     if name == 'auto': return []
@@ -60,7 +60,7 @@ class Config:
     train: TrainOptions = field(default_factory=TrainOptions)
     run: RunOptions = field(default_factory=RunOptions)
 
-# %% ../nbs/10_run.ipynb #92775639
+# %% ../nbs/10_run.ipynb #0af9f8e5
 def run_name(cfg:Config):
     "The run folder's name: as given, or data, architecture and size."
     data = 'abstract' if cfg.data.data == BUILTIN else Path(cfg.data.data).name
@@ -73,7 +73,7 @@ def new_run_dir(out, name):
     path.mkdir(parents=True)
     return path
 
-# %% ../nbs/10_run.ipynb #b8f02769
+# %% ../nbs/10_run.ipynb #2628386a
 class RunLocked(Exception):
     "The run folder is in use by another process."
 
@@ -106,7 +106,7 @@ class RunLock:
         self.path.unlink(missing_ok=True)
         os.close(self.fd)
 
-# %% ../nbs/10_run.ipynb #3b0f0ea2
+# %% ../nbs/10_run.ipynb #9248809d
 class EpochSummary(Callback):
     "Print one line per epoch: the epoch's averages and its duration."
     order = 65 # after fastai's Recorder
@@ -124,8 +124,6 @@ def prepare(cfg:Config, report=print): # `report(text)` shows the data report; N
     d = cfg.data
     dls = gan_dls(images, bs=cfg.train.bs, seed=cfg.train.seed, device=get_device(cfg.run.device), norm=d.norm,
                   augment=d.augment(), holdout=d.holdout)
-    if len(dls.train.dataset) < cfg.train.bs:
-        raise ValueError(f"bs must be at most the number of training images ({len(dls.train.dataset)}), got {cfg.train.bs}")
     return gan_learner(dls, cfg.model, cfg.train)
 
 def resolved(cfg:Config, learn):
@@ -133,7 +131,7 @@ def resolved(cfg:Config, learn):
     data = cfg.data if cfg.data.data == BUILTIN else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
     return replace(cfg, data=data, model=learn.model.spec, train=learn.opts)
 
-# %% ../nbs/10_run.ipynb #ef9d0d07
+# %% ../nbs/10_run.ipynb #1e0f33f5
 def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                   run:Path): # the run folder
     "The callbacks that record, guard and checkpoint the run in folder `run`."
@@ -175,7 +173,7 @@ def train(cfg:Config=None, # the run's options; None: the defaults
         print(f"run folder: {run}")
         return fit_run(learn, cfg, run, cbs=cbs),run
 
-# %% ../nbs/10_run.ipynb #c3ea06be
+# %% ../nbs/10_run.ipynb #896559be
 def checkpoint_path(run_or_ckpt):
     "The checkpoint file of a run folder, or the file itself."
     p = Path(run_or_ckpt)

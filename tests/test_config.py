@@ -23,10 +23,10 @@ def help_text(name):
 
 @pytest.mark.parametrize('name', COMMANDS)
 def test_help_shows_every_option_with_its_python_default(name):
-    text = help_text(name)
+    blocks = [' '.join(b.split()) for b in re.split(r'\n(?=  -)', help_text(name))] # one option's lines, joined
     for f in COMMANDS[name]:
         flag = '--' + f.name.replace('_', '-')
-        m = re.search(rf"^\s+{re.escape(flag)}[ ,].*\(default: (.*)\)$", text, re.M)
+        m = next((re.search(r"\(default: ([^()]*)\)$", b) for b in blocks if re.match(rf"{re.escape(flag)}[ ,]", b)), None)
         assert m, f"{name} --help lacks {flag}"
         assert m.group(1) == ('auto' if f.default is None else str(f.default)), (flag, m.group(1), f.default)
 
