@@ -205,7 +205,7 @@ def plateaued(values:list, # one value per epoch
 
 class EarlyStop(Guard):
     "Stop the run when the epoch value of `key` has plateaued."
-    order = 80 # after the samples, the metrics log and the checkpoint
+    order = 80 # after the samples and the metrics log; before the checkpoint (100), which skips the epoch it stops in
     actions = ('stop',)
     def __init__(self, key:str='loss_g', # a metric name or a `learn.epoch_extras` key
                  patience:int=5, eps:float=1e-3): # see `plateaued`
