@@ -11,7 +11,7 @@ def test_train_then_sample(tmp_path):
     r = cli('artgan-train', *TINY, '--out', tmp_path/'runs', '--name', 'tiny')
     assert r.returncode == 0, r.stderr
     run = tmp_path/'runs'/'tiny'
-    assert json.loads((run/'config.json').read_text())['size'] == 32
+    assert json.loads((run/'config.json').read_text())['model']['size'] == 32
     assert sorted(p.name for p in (run/'samples').iterdir()) == ['epoch_0001.png', 'epoch_0002.png', 'evolution.png']
     assert Image.open(run/'samples'/'epoch_0002.png').size == (8*34 + 2, 8*34 + 2)  # 64 images, 8 per row
     with open(run/'log.csv') as f: rows = list(csv.DictReader(f))
