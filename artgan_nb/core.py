@@ -129,12 +129,14 @@ def value_problems(f, # a field made by `option`
 
 # %% ../nbs/00_core.ipynb #9f71b805
 def check_options(cfg): # a dataclass of options, which may hold dataclasses of options
-    "Every problem with the options of `cfg`, as messages; the checks of several options run once each option is fine."
+    "Every problem with the options of `cfg`, as messages; the checks of several options run once every value has its type."
     bad = []
     for f in fields(cfg):
         v = getattr(cfg, f.name)
         bad += check_options(v) if is_dataclass(v) else value_problems(f, v)
-    if not bad and hasattr(cfg, 'more_problems'): bad += cfg.more_problems()
+    typed = not any(_type_problem(f.name, getattr(cfg, f.name), f.type) for f in fields(cfg)
+                    if not is_dataclass(f.type) and not (getattr(cfg, f.name) is None and f.default is None))
+    if typed and hasattr(cfg, 'more_problems'): bad += cfg.more_problems() # checks of several options need well-typed values
     return bad
 
 def validate(cfg):

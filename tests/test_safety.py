@@ -26,7 +26,7 @@ BAD = [(dict(size=48), 'size must be one of 32, 64, 128, 256, got 48'), (dict(si
        (dict(epochs=0), 'epochs must be at least 1, got 0'), (dict(n_dis=0), 'n_dis must be at least 1'),
        (dict(label_smoothing=0.5), 'label_smoothing must be in [0, 0.5)'), (dict(label_smoothing=-0.1), 'label_smoothing'),
        (dict(ema=1.0), 'ema must be in [0, 1)'), (dict(ema=-0.5), 'ema must be in [0, 1)'),
-       (dict(data='/no/such/folder'), 'data: no such folder: /no/such/folder'), (dict(device='gpu'), "device must be 'auto', 'cpu'"),
+       (dict(data='/no/such/folder'), 'there is no folder /no/such/folder'), (dict(device='gpu'), "device must be 'auto', 'cpu'"),
        (dict(fit='zoom'), "fit must be one of crop, pad, stretch, got 'zoom'"), (dict(norm='z'), 'norm must be one of tanh'),
        (dict(diffaug='color,blur'), "diffaug must be 'none' or comma-separated names from"), (dict(flip=1.5), 'flip must be in [0, 1]'),
        (dict(on_nan='ignore'), 'on_nan must be one of stop, rollback'), (dict(on_collapse='panic'), 'on_collapse must be one of'),
