@@ -9,7 +9,7 @@ __all__ = ['USER_ERRORS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'add_options', 'comma
            'train_parser', 'train_or_resume', 'artgan_train', 'artgan_sample', 'write_samples', 'artgan_info',
            'prepare_report', 'artgan_prepare', 'artgan_eval', 'write_eval']
 
-# %% ../nbs/12_cli.ipynb #ffb23653
+# %% ../nbs/12_cli.ipynb #ca0afec8
 import argparse, json, sys, warnings
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .callbacks.checkpoint import CheckpointError
 from .run import Config, RunLocked, train, resume, load_gan
 from .metrics import evaluate, report, run_dir
 
-# %% ../nbs/12_cli.ipynb #df64cf5d
+# %% ../nbs/12_cli.ipynb #a2908b43
 def _default(f): return 'auto' if f.default is None else f.default
 
 def add_options(parser, # an `argparse.ArgumentParser`
@@ -34,15 +34,16 @@ def add_options(parser, # an `argparse.ArgumentParser`
         parser.add_argument(flag, dest=f.name, default=f.default, help=f"{help} (default: {_default(f)})".replace('%', '%%'), **kind)
     return parser
 
-def command(description:str): # the command's one-line description
+def command(name:str, # the command's name, e.g. 'artgan-train'
+            description:str): # its one-line description
     "An `ArgumentParser` without abbreviations."
-    return argparse.ArgumentParser(description=description, allow_abbrev=False)
+    return argparse.ArgumentParser(prog=name, description=description, allow_abbrev=False)
 
 def options_of(args, fields:list): # parsed arguments; the option fields they hold
     "{name: value} of the options in `args`."
     return {f.name: getattr(args, f.name) for f in fields}
 
-# %% ../nbs/12_cli.ipynb #fa3193e2
+# %% ../nbs/12_cli.ipynb #30cdb0be
 USER_ERRORS = (ValueError, DataError, CheckpointError, RunLocked, OSError)
 
 def message(e:Exception):
@@ -60,10 +61,10 @@ def run_command(f, *args, **kwargs):
     try: return f(*args, **kwargs)
     except USER_ERRORS as e: sys.exit(f"error: {message(e)}")
 
-# %% ../nbs/12_cli.ipynb #0d74c574
+# %% ../nbs/12_cli.ipynb #64c71ae0
 def train_parser():
     "The parser of `artgan-train`: every option of `Config`, and `--resume`."
-    p = add_options(command('Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
+    p = add_options(command('artgan-train', 'Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
     p.add_argument('--resume', metavar='RUN', help='a run folder to continue where it stopped, with its saved options')
     return p
 
@@ -80,10 +81,10 @@ def artgan_train(argv:list=None): # the arguments; None: the command line's
     args = train_parser().parse_args(argv)
     run_command(train_or_resume, options_of(args, option_fields(Config)), args.resume)
 
-# %% ../nbs/12_cli.ipynb #7ad5fd62
+# %% ../nbs/12_cli.ipynb #d9bdacf3
 def artgan_sample(argv:list=None): # the arguments; None: the command line's
     "Generate images from a trained run (`artgan-sample`)."
-    p = command('Generate images from a trained run.')
+    p = command('artgan-sample', 'Generate images from a trained run.')
     p.add_argument('run', help='a run folder or a checkpoint file')
     p.add_argument('-n', type=int, default=64, help='number of images (default: 64)')
     p.add_argument('--out', default='samples.png', help="the grid's PNG file (default: samples.png)")
@@ -101,14 +102,14 @@ def write_samples(run, n:int, out, each=None, seed:int=0, nrow:int=8):
     for i,img in enumerate(imgs): save_grid(img[None], Path(each)/f'{i:04d}.png', nrow=1, **stats)
     print(f"wrote {n} images to {each}")
 
-# %% ../nbs/12_cli.ipynb #680ac319
+# %% ../nbs/12_cli.ipynb #3394e3f5
 def _fields(cls, *names): return [f for f in option_fields(cls) if f.name in names]
 INFO_FIELDS = option_fields(ModelSpec) + _fields(DataOptions, 'gray')
 PREPARE_FIELDS = _fields(DataOptions, 'labels_csv', 'fit', 'gray', 'cache', 'workers') + _fields(ModelSpec, 'size')
 
 def artgan_info(argv:list=None): # the arguments; None: the command line's
     "Print the layers, output shapes and parameter counts of a model spec's networks (`artgan-info`)."
-    args = add_options(command("Print a model's layers, output shapes and parameter counts."), INFO_FIELDS).parse_args(argv)
+    args = add_options(command('artgan-info', "Print a model's layers, output shapes and parameter counts."), INFO_FIELDS).parse_args(argv)
     opts = options_of(args, INFO_FIELDS)
     run_command(lambda: summarize(validate(with_options(ModelSpec(nc=1 if opts.pop('gray') else 3), **opts))))
 
@@ -121,15 +122,15 @@ def prepare_report(data, size:int, fit:str, gray:bool, cache:str, workers:int, l
 
 def artgan_prepare(argv:list=None): # the arguments; None: the command line's
     "Decode a folder of images once into the cache and report what was kept and skipped (`artgan-prepare`)."
-    p = add_options(command('Decode a folder of images into the cache and report what was kept and skipped.'), PREPARE_FIELDS)
+    p = add_options(command('artgan-prepare', 'Decode a folder of images into the cache and report what was kept and skipped.'), PREPARE_FIELDS)
     p.add_argument('data', help='the folder of images (labels: first-level subfolders)')
     args = p.parse_args(argv)
     run_command(prepare_report, args.data, **options_of(args, PREPARE_FIELDS))
 
-# %% ../nbs/12_cli.ipynb #873ee582
+# %% ../nbs/12_cli.ipynb #65954562
 def artgan_eval(argv:list=None): # the arguments; None: the command line's
     "FID, KID, memorisation and discriminator accuracy of a run; writes RUN/eval.json (`artgan-eval`)."
-    p = command('FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json.')
+    p = command('artgan-eval', 'FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json.')
     p.add_argument('run', help='a run folder or a checkpoint file')
     p.add_argument('--real', required=True, help='folder of real images never trained on, with a SPLIT subfolder (or the images themselves)')
     p.add_argument('--n', type=int, default=2000, help='generated images, and at most this many real ones (default: 2000)')
@@ -139,7 +140,7 @@ def artgan_eval(argv:list=None): # the arguments; None: the command line's
     add_options(p, _fields(DataOptions, 'cache'))
     p.add_argument('--seed', type=int, default=0, help='seed of the generated images (default: 0)')
     a = p.parse_args(argv)
-    return run_command(write_eval, a.run, a.real, n=a.n, split=a.split, kid_subset=a.kid_subset, pr=a.pr, cache=a.cache or None, seed=a.seed)
+    run_command(write_eval, a.run, a.real, n=a.n, split=a.split, kid_subset=a.kid_subset, pr=a.pr, cache=a.cache or None, seed=a.seed)
 
 def write_eval(run, real, **kwargs):
     "Evaluate `run` against `real` (see `evaluate`), print the report and write RUN/eval.json."

@@ -10,7 +10,7 @@ __all__ = ['inception_path', 'tf_bilinear', 'InceptionFeatures', 'image_features
            'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'run_dir', 'evaluate', 'report', 'FIDLog']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
-import importlib.util, json
+import importlib.util, json, warnings
 from pathlib import Path
 
 import torch
@@ -21,7 +21,7 @@ from fastai.callback.core import Callback
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .core import denorm, normalize, image_grid, save_figure
+from .core import denorm, normalize, image_grid, save_figure, quiet_jit
 from .data.collection import prepare_data
 from .data.loaders import load_images, split
 from .models import sample
@@ -51,8 +51,9 @@ class InceptionFeatures(nn.Module):
     def __init__(self, fast:bool=True, # freeze and optimise the graph, run it channels-last
                  device='cpu'): # where the network runs
         super().__init__()
-        net = torch.jit.load(str(inception_path()), map_location=device).eval()
-        self.net = torch.jit.optimize_for_inference(torch.jit.freeze(net)) if fast else net
+        with quiet_jit(): # the network is a TorchScript file; torch deprecates the format
+            net = torch.jit.load(str(inception_path()), map_location=device).eval()
+            self.net = torch.jit.optimize_for_inference(torch.jit.freeze(net)) if fast else net
         self.fast,self.device = fast,torch.device(device)
 
     def forward(self, x):
@@ -87,7 +88,9 @@ def fid_kid(real:torch.Tensor, # features of real images (N, F)
     "FID, KID mean and std between two feature sets, with the numbers of images they used."
     subset = min(kid_subset, len(real), len(fake))
     fid = FrechetInceptionDistance(feature=Precomputed(real.shape[1]))
-    kid = KernelInceptionDistance(feature=Precomputed(real.shape[1]), subsets=kid_subsets, subset_size=subset)
+    with warnings.catch_warnings(): # it warns that it keeps every feature: these are the features, already in memory
+        warnings.filterwarnings('ignore', message='Metric `Kernel Inception Distance` will save all extracted features')
+        kid = KernelInceptionDistance(feature=Precomputed(real.shape[1]), subsets=kid_subsets, subset_size=subset)
     for m in (fid, kid): m.update(real, real=True); m.update(fake, real=False)
     with torch.random.fork_rng(): torch.manual_seed(seed); kid_mean,kid_std = kid.compute()
     return dict(fid=fid.compute().item(), kid_mean=kid_mean.item(), kid_std=kid_std.item(),

@@ -9,7 +9,7 @@ __all__ = ['device_problems', 'RunOptions', 'Config', 'run_name', 'new_run_dir',
            'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run', 'train', 'checkpoint_path',
            'trim_log', 'resume', 'load_config', 'load_gan']
 
-# %% ../nbs/10_run.ipynb #3837cd8c
+# %% ../nbs/10_run.ipynb #05ef4378
 import fcntl, json, os, platform, socket, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,9 +25,9 @@ from .models import ModelSpec, build_gan
 from .train import TrainOptions, gan_learner
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
-from .callbacks.checkpoint import Checkpoint, Resume, CheckpointError, load_checkpoint, check_checkpoint
+from .callbacks.checkpoint import Checkpoint, Resume, CheckpointError, load_checkpoint
 
-# %% ../nbs/10_run.ipynb #51708337
+# %% ../nbs/10_run.ipynb #ac3697cf
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     "Why the device `name` cannot be used here, as messages (none if it can)."
     if name == 'auto': return []
@@ -60,7 +60,7 @@ class Config:
     train: TrainOptions = field(default_factory=TrainOptions)
     run: RunOptions = field(default_factory=RunOptions)
 
-# %% ../nbs/10_run.ipynb #0af9f8e5
+# %% ../nbs/10_run.ipynb #44de23a3
 def run_name(cfg:Config):
     "The run folder's name: as given, or data, architecture and size."
     data = 'abstract' if cfg.data.data == BUILTIN else Path(cfg.data.data).name
@@ -73,7 +73,7 @@ def new_run_dir(out, name):
     path.mkdir(parents=True)
     return path
 
-# %% ../nbs/10_run.ipynb #2628386a
+# %% ../nbs/10_run.ipynb #bab8aaa8
 class RunLocked(Exception):
     "The run folder is in use by another process."
 
@@ -106,7 +106,7 @@ class RunLock:
         self.path.unlink(missing_ok=True)
         os.close(self.fd)
 
-# %% ../nbs/10_run.ipynb #9248809d
+# %% ../nbs/10_run.ipynb #20f1f63d
 class EpochSummary(Callback):
     "Print one line per epoch: the epoch's averages and its duration."
     order = 65 # after fastai's Recorder
@@ -131,7 +131,7 @@ def resolved(cfg:Config, learn):
     data = cfg.data if cfg.data.data == BUILTIN else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
     return replace(cfg, data=data, model=learn.model.spec, train=learn.opts)
 
-# %% ../nbs/10_run.ipynb #1e0f33f5
+# %% ../nbs/10_run.ipynb #1788e47c
 def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                   run:Path): # the run folder
     "The callbacks that record, guard and checkpoint the run in folder `run`."
@@ -173,7 +173,7 @@ def train(cfg:Config=None, # the run's options; None: the defaults
         print(f"run folder: {run}")
         return fit_run(learn, cfg, run, cbs=cbs),run
 
-# %% ../nbs/10_run.ipynb #896559be
+# %% ../nbs/10_run.ipynb #a964879e
 def checkpoint_path(run_or_ckpt):
     "The checkpoint file of a run folder, or the file itself."
     p = Path(run_or_ckpt)
@@ -194,9 +194,7 @@ def resume(run, cbs=None): # a run folder; further callbacks
     run = Path(run)
     if not run.is_dir(): raise CheckpointError(f"no run folder at {run}")
     with RunLock(run):
-        path = checkpoint_path(run)
-        ck = load_checkpoint(path)
-        check_checkpoint(ck, resume=True)
+        ck = load_checkpoint(checkpoint_path(run), resume=True)
         cfg = from_dict(Config, ck['config'])
         learn = prepare(cfg, report=None)
         trim_log(run/'log.csv', ck['epoch'])
@@ -207,7 +205,6 @@ def resume(run, cbs=None): # a run folder; further callbacks
 def load_config(run_or_ckpt): # a run folder or a checkpoint file
     "The `Config` a checkpoint was trained with."
     ck = load_checkpoint(checkpoint_path(run_or_ckpt))
-    check_checkpoint(ck, resume=False)
     return from_dict(Config, ck['config'])
 
 def load_gan(run_or_ckpt, # a run folder or a checkpoint file
@@ -215,7 +212,6 @@ def load_gan(run_or_ckpt, # a run folder or a checkpoint file
              ema:bool=True): # the generator's moving average, when the run kept one
     "The trained G and D (in eval mode) and the `ModelSpec` they were built from."
     ck = load_checkpoint(checkpoint_path(run_or_ckpt), map_location=device)
-    check_checkpoint(ck, resume=False)
     spec = from_dict(ModelSpec, ck['config']['model'])
     G,D = build_gan(spec)
     G.load_state_dict(ck['ema'] if ema and 'ema' in ck else ck['generator'])

@@ -138,9 +138,9 @@ GAN_STATS = ('loss_d', 'loss_g', 'd_real', 'd_fake', 'acc_real', 'acc_fake')
 class TrainOptions:
     "How a GAN is trained: the loss, both optimizers, what D sees, the penalties, the batches."
     loss: str = option('bce', 'the loss, see `LOSSES`', choices=tuple(LOSSES))
-    lr_g: float = option(2e-4, "the generator's Adam learning rate", lo=0)
-    lr_g_detail: float = option(5e-5, "learning rate of the 'classical' generator's detail layers (other archs: unused)", lo=0)
-    lr_d: float = option(2e-4, "the discriminator's Adam learning rate", lo=0)
+    lr_g: float = option(2e-4, "the generator's Adam learning rate", lo=0, lo_open=True)
+    lr_g_detail: float = option(5e-5, "learning rate of the 'classical' generator's detail layers (other archs: unused)", lo=0, lo_open=True)
+    lr_d: float = option(2e-4, "the discriminator's Adam learning rate", lo=0, lo_open=True)
     beta1: float = option(0.5, "Adam's beta1, both networks", lo=0, hi=1, hi_open=True)
     beta2: float = option(0.999, "Adam's beta2, both networks", lo=0, hi=1, hi_open=True)
     n_dis: int = option(1, 'discriminator steps per batch', lo=1)
@@ -157,7 +157,7 @@ class TrainOptions:
 
     def more_problems(self):
         "The problems of several options together."
-        bad = [f"{n} must be greater than 0, got {getattr(self, n)}" for n in ('lr_g', 'lr_g_detail', 'lr_d') if not getattr(self, n) > 0]
+        bad = []
         if self.label_smoothing and self.loss not in SMOOTHABLE:
             bad.append(f"label smoothing applies to the {', '.join(SMOOTHABLE)} losses, not {self.loss!r}")
         if self.diffaug != 'none' and not all(n.strip() in DIFF_POLICIES for n in self.diffaug.split(',')):

@@ -51,5 +51,5 @@ def test_config_json_round_trips(tmp_path):
     saved = json.loads(text)
     assert set(saved.pop('env')) == {'artgan_nb', 'torch', 'python', 'device'}
     cfg = read_config(run/'config.json')
-    assert to_dict(cfg) == saved and cfg == load_config(run) # config.json is the checkpoint's config, exactly
+    assert json.loads(json.dumps(to_dict(cfg))) == saved and cfg == load_config(run) # config.json is the checkpoint's config, exactly
     assert (cfg.model.nc, cfg.model.mean, cfg.train.label_smoothing) == (3, (0.5,) * 3, 0.1) # values used, not 'auto'

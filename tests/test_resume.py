@@ -10,7 +10,6 @@ from artgan_nb.callbacks.checkpoint import load_checkpoint
 from artgan_nb.callbacks.record import read_log
 from artgan_nb.core import with_options
 from artgan_nb.run import Config, train, resume
-from artgan_nb.models import EMA
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu') # 4 batches per epoch
 
@@ -75,18 +74,13 @@ def test_every_second_epoch_and_the_last(whole, tmp_path):
     resume(run)
     assert_same(whole, run)
 
-class AverageG(Callback):
-    "Keep a moving average of G in `gan_trainer.ema`, as the EMA option does."
-    def after_create(self): self.learn.gan_trainer.ema = EMA(self.learn.model.generator, 0.9)
-    def after_batch(self): self.learn.gan_trainer.ema.update(self.learn.model.generator)
-
 def test_ema_is_saved_and_restored(tmp_path):
-    cfg = with_options(Config(), **TINY, save_every_batches=3, out=str(tmp_path))
-    whole,_ = train(cfg, cbs=[AverageG()])
-    with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[AverageG(), Crash(7)])
+    cfg = with_options(Config(), **TINY, ema=0.9, save_every_batches=3, out=str(tmp_path))
+    whole,_ = train(cfg)
+    with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(7)])
     run = tmp_path/'abstract-dcgan-32px-2'
     assert 'ema' in load_checkpoint(run/'checkpoints'/'last.pth')
-    resumed,_ = resume(run, cbs=[AverageG()])
+    resumed,_ = resume(run)
     a,b = whole.gan_trainer.ema.model.state_dict(),resumed.gan_trainer.ema.model.state_dict()
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
     g = whole.model.generator.state_dict()
