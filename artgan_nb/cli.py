@@ -147,4 +147,3 @@ def write_eval(run, real, **kwargs):
     res = evaluate(run, real, **kwargs)
     print(report(res))
     (run_dir(run)/'eval.json').write_text(json.dumps(res, indent=2))
-    return res

@@ -26,7 +26,7 @@ from .data.collection import prepare_data
 from .data.loaders import load_images, split
 from .models import sample
 from .callbacks.checkpoint import atomic_save
-from .run import checkpoint_path, load_gan, load_config
+from .run import checkpoint_path, read_checkpoint, config_of, gan_of
 
 # %% ../nbs/11_metrics.ipynb #0780a7f6
 def inception_path():
@@ -176,9 +176,8 @@ def generate_uint8(G, n:int, seed:int=0, bs:int=100,
     x = torch.cat([sample(G, min(bs, n - i), seed + i) for i in range(0, n, bs)])
     return x,to_uint8(x, *stats)
 
-def train_images(run_or_ckpt):
-    "Every image the run trained on, uint8: its data and hold-out, rebuilt from the config in its checkpoint."
-    cfg = load_config(run_or_ckpt)
+def train_images(cfg): # a run's `Config`, as its checkpoint holds it
+    "Every image the run trained on, uint8: its data and hold-out, rebuilt from its config."
     images,_ = load_images(cfg.data, cfg.model.size, cfg.train.seed)
     return split(images, cfg.data.holdout, cfg.train.seed)[0].images
 
@@ -190,10 +189,11 @@ def run_dir(run_or_ckpt):
 def evaluate(run, real, n:int=2000, split:str='test', kid_subset:int=1000,
              pr:bool=False, cache=None, bs:int=50, seed:int=0):
     "Every metric of a run against real images; also writes RUN/memorisation.png."
-    G,D,spec = load_gan(run)
+    ck = read_checkpoint(run)
+    (G,D,spec),cfg = gan_of(ck),config_of(ck)
     net,folder = InceptionFeatures(),run_dir(run)
     reals,real_path = load_split(real, split, spec.size, n, gray=spec.nc == 1, cache_dir=cache)
-    train = train_images(run)
+    train = train_images(cfg)
     real_f,train_f = cached_features(net, reals, real_path, bs),cached_features(net, train, folder/'features'/'train.pt', bs)
     fakes,fake8 = generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
     fake_f = image_features(net, fake8, bs)

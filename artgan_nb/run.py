@@ -7,9 +7,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/run.html.md"""
 # %% auto #0
 __all__ = ['device_problems', 'RunOptions', 'Config', 'run_name', 'new_run_dir', 'RunLocked', 'RunLock', 'EpochSummary',
            'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run', 'train', 'checkpoint_path',
-           'trim_log', 'resume', 'load_config', 'load_gan']
+           'read_checkpoint', 'config_of', 'trim_log', 'resume', 'gan_of', 'load_gan']
 
-# %% ../nbs/10_run.ipynb #05ef4378
+# %% ../nbs/10_run.ipynb #9d1196c1
 import fcntl, json, os, platform, socket, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +27,7 @@ from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.checkpoint import Checkpoint, Resume, CheckpointError, load_checkpoint
 
-# %% ../nbs/10_run.ipynb #ac3697cf
+# %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     "Why the device `name` cannot be used here, as messages (none if it can)."
     if name == 'auto': return []
@@ -60,7 +60,7 @@ class Config:
     train: TrainOptions = field(default_factory=TrainOptions)
     run: RunOptions = field(default_factory=RunOptions)
 
-# %% ../nbs/10_run.ipynb #44de23a3
+# %% ../nbs/10_run.ipynb #16e0c289
 def run_name(cfg:Config):
     "The run folder's name: as given, or data, architecture and size."
     data = 'abstract' if cfg.data.data == BUILTIN else Path(cfg.data.data).name
@@ -73,7 +73,7 @@ def new_run_dir(out, name):
     path.mkdir(parents=True)
     return path
 
-# %% ../nbs/10_run.ipynb #bab8aaa8
+# %% ../nbs/10_run.ipynb #c47a7a68
 class RunLocked(Exception):
     "The run folder is in use by another process."
 
@@ -106,7 +106,7 @@ class RunLock:
         self.path.unlink(missing_ok=True)
         os.close(self.fd)
 
-# %% ../nbs/10_run.ipynb #20f1f63d
+# %% ../nbs/10_run.ipynb #b923b737
 class EpochSummary(Callback):
     "Print one line per epoch: the epoch's averages and its duration."
     order = 65 # after fastai's Recorder
@@ -131,7 +131,7 @@ def resolved(cfg:Config, learn):
     data = cfg.data if cfg.data.data == BUILTIN else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
     return replace(cfg, data=data, model=learn.model.spec, train=learn.opts)
 
-# %% ../nbs/10_run.ipynb #1788e47c
+# %% ../nbs/10_run.ipynb #7a1c422b
 def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                   run:Path): # the run folder
     "The callbacks that record, guard and checkpoint the run in folder `run`."
@@ -173,13 +173,19 @@ def train(cfg:Config=None, # the run's options; None: the defaults
         print(f"run folder: {run}")
         return fit_run(learn, cfg, run, cbs=cbs),run
 
-# %% ../nbs/10_run.ipynb #a964879e
+# %% ../nbs/10_run.ipynb #266a5430
 def checkpoint_path(run_or_ckpt):
     "The checkpoint file of a run folder, or the file itself."
     p = Path(run_or_ckpt)
-    if p.is_dir(): p = p/'checkpoints'/'last.pth'
-    if not p.is_file(): raise CheckpointError(f"no checkpoint at {p}")
-    return p
+    return p/'checkpoints'/'last.pth' if p.is_dir() else p
+
+def read_checkpoint(run_or_ckpt, # a run folder or a checkpoint file
+                    device='cpu', # where its tensors go
+                    resume:bool=False): # also check that it holds the state a resume needs
+    "The checkpoint of a run, loaded as plain data and checked (see `load_checkpoint`)."
+    return load_checkpoint(checkpoint_path(run_or_ckpt), map_location=device, resume=resume)
+
+def config_of(ck:dict): return from_dict(Config, ck['config'])
 
 def trim_log(path, epochs:int):
     "Keep the header and the first `epochs` rows (one per epoch) of a log.csv, dropping any half-written line."
@@ -194,26 +200,26 @@ def resume(run, cbs=None): # a run folder; further callbacks
     run = Path(run)
     if not run.is_dir(): raise CheckpointError(f"no run folder at {run}")
     with RunLock(run):
-        ck = load_checkpoint(checkpoint_path(run), resume=True)
-        cfg = from_dict(Config, ck['config'])
+        ck = read_checkpoint(run, resume=True)
+        cfg = config_of(ck)
         learn = prepare(cfg, report=None)
         trim_log(run/'log.csv', ck['epoch'])
         done = f"{ck['epoch']} epochs" + (f" and {ck['batch']} batches" if ck['batch'] else '')
         print(f"resuming {run} after {done} of {cfg.train.epochs}")
         return fit_run(learn, cfg, run, ck, cbs),run
 
-def load_config(run_or_ckpt): # a run folder or a checkpoint file
-    "The `Config` a checkpoint was trained with."
-    ck = load_checkpoint(checkpoint_path(run_or_ckpt))
-    return from_dict(Config, ck['config'])
-
-def load_gan(run_or_ckpt, # a run folder or a checkpoint file
-             device='cpu',
-             ema:bool=True): # the generator's moving average, when the run kept one
-    "The trained G and D (in eval mode) and the `ModelSpec` they were built from."
-    ck = load_checkpoint(checkpoint_path(run_or_ckpt), map_location=device)
+def gan_of(ck:dict, # a checkpoint, as `read_checkpoint` gives it
+           device='cpu',
+           ema:bool=True): # the generator's moving average, when the run kept one
+    "The trained G and D of checkpoint `ck` (in eval mode) and the `ModelSpec` they were built from."
     spec = from_dict(ModelSpec, ck['config']['model'])
     G,D = build_gan(spec)
     G.load_state_dict(ck['ema'] if ema and 'ema' in ck else ck['generator'])
     D.load_state_dict(ck['discriminator'])
     return G.to(device).eval(),D.to(device).eval(),spec
+
+def load_gan(run_or_ckpt, # a run folder or a checkpoint file
+             device='cpu',
+             ema:bool=True): # the generator's moving average, when the run kept one
+    "The trained G and D of a run (in eval mode) and the `ModelSpec` they were built from."
+    return gan_of(read_checkpoint(run_or_ckpt, device), device, ema)

@@ -9,7 +9,7 @@ from artgan_nb.models import ModelSpec
 from artgan_nb.data.abstract import render_abstract
 from artgan_nb.data.loaders import gan_dls
 from artgan_nb.train import TrainOptions, gan_learner
-from artgan_nb.run import Config, train, read_config, load_config
+from artgan_nb.run import Config, train, read_config, read_checkpoint, config_of
 from artgan_nb.cli import INFO_FIELDS, PREPARE_FIELDS
 
 COMMANDS = {'artgan-train': option_fields(Config), 'artgan-info': INFO_FIELDS, 'artgan-prepare': PREPARE_FIELDS}
@@ -51,5 +51,5 @@ def test_config_json_round_trips(tmp_path):
     saved = json.loads(text)
     assert set(saved.pop('env')) == {'artgan_nb', 'torch', 'python', 'device'}
     cfg = read_config(run/'config.json')
-    assert json.loads(json.dumps(to_dict(cfg))) == saved and cfg == load_config(run) # config.json is the checkpoint's config, exactly
+    assert json.loads(json.dumps(to_dict(cfg))) == saved and cfg == config_of(read_checkpoint(run)) # config.json is the checkpoint's config, exactly
     assert (cfg.model.nc, cfg.model.mean, cfg.train.label_smoothing) == (3, (0.5,) * 3, 0.1) # values used, not 'auto'
