@@ -79,7 +79,8 @@ def csv_labels(root:Path, csv_path): # a CSV with columns file, label; files rel
         with open(csv_path, newline='', encoding='utf-8-sig') as f:
             reader = csv.DictReader(f); rows = [(reader.line_num, r) for r in reader]
     except FileNotFoundError: raise DataError(f"no such labels CSV: {csv_path}") from None
-    except (UnicodeDecodeError, csv.Error) as e: raise DataError(f"{csv_path} line {reader.line_num + 1}: not a UTF-8 CSV ({e})") from None
+    except UnicodeDecodeError: raise DataError(f"{csv_path} is not UTF-8 text: save it as UTF-8") from None
+    except csv.Error as e: raise DataError(f"{csv_path} line {reader.line_num + 1}: {e}") from None
     fields = reader.fieldnames or []
     if not {'file', 'label'} <= set(fields): raise DataError(f"{csv_path} needs the columns file,label; it has {','.join(fields) or 'none'}")
     seen = {}
@@ -270,8 +271,7 @@ def _write_cache(tmp:Path, root:Path, files:list, labels:list, workers:int, opts
         out.flush(); os.fsync(out.fileno())
     kept = [l for _,l,s,_ in rows if s == 'ok']
     if not kept: raise no_usable_image(root, rows)
-    with open(tmp/'manifest.csv', 'w', newline='', errors='surrogateescape') as f:
-        csv.writer(f).writerows([MANIFEST_HEADER, *rows]); f.flush(); os.fsync(f.fileno())
+    with open(tmp/'manifest.csv', 'w', newline='', errors='surrogateescape') as f: csv.writer(f).writerows([MANIFEST_HEADER, *rows]); f.flush(); os.fsync(f.fileno())
     meta = dict(shape=[len(kept), 1 if opts['gray'] else 3, opts['size'], opts['size']], classes=sorted(set(kept)) if set(kept) != {''} else [],
                 root=str(root), options=opts, chunk=CHUNK, checksums=_chunk_sums(tmp/'images.u8'), manifest=content_digest(tmp/'manifest.csv'))
     _write_synced(tmp/'meta.json', json.dumps(meta, indent=1)); _write_synced(tmp/CACHE_MARKER, '')
