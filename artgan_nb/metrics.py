@@ -238,7 +238,7 @@ def check_real(n_real:int, # real images found
     note = f" (the run trained on {left_out} of the images in {real}, which were left out)" if left_out else ''
     enough_images(n_real, opts.n, note=note)
     if opts.pr: enough_images(n_real, opts.n, 4, 'precision and recall', note)
-    if left_out: warnings.warn(f"the run trained on {left_out} of the images in {real}: left out, evaluating on the other {n_real}")
+    if left_out: warnings.warn(f"the run trained on {left_out} of the images in {real}: they are left out of the evaluation")
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
 def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=False,
