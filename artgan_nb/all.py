@@ -1,0 +1,16 @@
+"""Everything public in `artgan_nb` in one import, as `fastai.vision.all` does: `from artgan_nb.all import *`.
+
+Written by hand, not exported from a notebook: one line per module, in the order they import each other.
+The command-line module `cli` is left out: its functions are the `artgan-*` commands."""
+from .core import *
+from .data.abstract import *
+from .data.collection import *
+from .data.loaders import *
+from .models import *
+from .losses import *
+from .train import *
+from .callbacks.record import *
+from .callbacks.guards import *
+from .callbacks.checkpoint import *
+from .run import *
+from .metrics import *
