@@ -1,7 +1,5 @@
 """Everything public in `artgan_nb` in one import, as `fastai.vision.all` does: `from artgan_nb.all import *`.
-
-Written by hand, not exported from a notebook: one line per module, in the order they import each other.
-The command-line module `cli` is left out: its functions are the `artgan-*` commands."""
+Written by hand, one line per module in import order; `cli` (the `artgan-*` commands) is left out."""
 from .core import *
 from .data.abstract import *
 from .data.collection import *
