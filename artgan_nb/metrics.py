@@ -23,7 +23,7 @@ from fastai.callback.core import Callback
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .core import denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device
+from .core import denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, write_file
 from .data.collection import prepare_data, DataError
 from .data.loaders import load_images, split
 from .models import sample
@@ -221,7 +221,7 @@ def run_dir(run_or_ckpt):
 class EvalOptions:
     "How a run is evaluated: how many images, which real ones, on which device."
     n: int = option(2000, 'generated images, and at most this many real ones', lo=2)
-    split: str = option('', "the real images' subfolder; '': REAL/test if there is one, else REAL itself")
+    split: str = option('', "the real images' subfolder; '': DIR/test if there is one, else DIR itself")
     kid_subset: int = option(1000, 'KID subset size, capped at the number of images', lo=2)
     pr: bool = option(False, 'also compute precision and recall (at least 4 images a side)')
     seed: int = option(0, 'seed of the generated images', lo=0)
@@ -287,4 +287,4 @@ class FIDLog(Callback):
         if (self.epoch + 1) % self.every: return
         fake = generate_uint8(self.model.generator, self.n, self.seed, stats=(self.model.spec.mean, self.model.spec.std))[1]
         self.history.append(dict(epoch=self.epoch + 1, **fid_kid(self.real, image_features(self.net, fake))))
-        if self.path: self.path.write_text(json.dumps(self.history, indent=2))
+        if self.path: write_file(self.path, json.dumps(self.history, indent=2))
