@@ -97,7 +97,7 @@ def artgan_train(argv:list=None): # the arguments; None: the command line's
     "Train a GAN, or resume one (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
     args = train_parser().parse_args(argv)
     try: run_command(train_or_resume, given_options(argv), args.resume)
-    except Interrupted as e: print(e, file=sys.stderr); sys.exit(128 + e.signum)
+    except Interrupted as e: sys.stdout.flush(); print(e, file=sys.stderr); sys.exit(128 + e.signum) # the line comes last
     except KeyboardInterrupt: print('interrupted before training started: nothing to resume', file=sys.stderr); sys.exit(130)
 
 # %% ../nbs/12_cli.ipynb #d9bdacf3
