@@ -205,8 +205,9 @@ class RunStopped(Exception):
 def check_stopped(learn, run):
     "Raise `RunStopped` if `NaNGuard` stopped `learn`'s run in folder `run`."
     if not getattr(learn, 'nan_stopped', False): return
-    if not checkpoint_path(run).exists(): todo = 'no checkpoint was written: start a new run with lower learning rates (--lr-g, --lr-d) or --on-nan rollback'
-    else: todo = f"its last checkpoint is kept: continue with rollbacks ({resume_command(run)} --on-nan rollback) or start a new run with lower learning rates (--lr-g, --lr-d)"
+    new = 'start a new run with lower learning rates (--lr-g, --lr-d)'
+    if not checkpoint_path(run).exists(): todo = f"no checkpoint was written: {new}, or with --on-nan rollback"
+    else: todo = f"its last checkpoint is kept: continue with rollbacks ({resume_command(run)} --on-nan rollback) or {new}"
     raise RunStopped(f"{learn.stop_reason}; {todo}")
 
 def start_from(learn, ck:dict, # a checkpoint, as `read_checkpoint` gives it

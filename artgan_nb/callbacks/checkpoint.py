@@ -39,9 +39,10 @@ def atomic_save(obj, path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e: # torch's writer turns a failed write (a full disk) into a RuntimeError
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write {path}: {e.strerror or e}; the previous file is unchanged") from e
+        why = e if isinstance(e, OSError) or not isinstance(e.__context__, OSError) else e.__context__
+        raise CheckpointError(f"could not write {path}: {getattr(why, 'strerror', None) or why}; the previous file is unchanged") from e
     fsync_dir(path.parent)
     return path
 
