@@ -153,7 +153,7 @@ class TrainOptions:
     gp: float = option(10.0, "weight of the gradient penalty of the 'wgan-gp' loss", lo=0)
     bs: int = option(64, 'batch size', lo=1)
     epochs: int = option(25, 'passes over the training images', lo=1)
-    seed: int = option(0, 'seed of everything random')
+    seed: int = option(0, 'seed of everything random', lo=0, hi=2**32 - 1)
 
     def more_problems(self):
         "The problems of several options together."
