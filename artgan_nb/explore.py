@@ -362,12 +362,12 @@ def explorer(ex:Explorer, k:int=4, steps:int=8, seed:int=0):
     display(ui.widget())
     return ui
 
-# %% ../nbs/13_explore.ipynb #83196eaa
+# %% ../nbs/13_explore.ipynb #3818321f
 @patch
 def still(self:ExplorerUI):
     "A matplotlib figure of what the widgets show: the sample, the walk and the nearest training images."
     import matplotlib.pyplot as plt
-    fig,axs = plt.subplots(3, 1, figsize=(8, 4.6), gridspec_kw=dict(height_ratios=[2, 1, 1.2]))
+    fig,axs = plt.subplots(3, 1, figsize=(7, 4), gridspec_kw=dict(height_ratios=[2, 1, 1.2]))
     near,dist,_ = self.ex.nearest(self.current())
     dirs = ', '.join(f'{d.value:+.1f}' for d in self.dirs)
     cls = '' if self.cls is None else f'class {self.label}, '
