@@ -9,16 +9,15 @@ __all__ = ['seed_latents', 'lerp', 'slerp', 'first_features', 'principal_directi
            'png', 'ExplorerUI', 'explorer']
 
 # %% ../nbs/13_explore.ipynb #6a86bde7
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .core import option, validate, normalize, show_grid, get_device
+from .core import normalize, show_grid, get_device
 from .models import ModelSpec
-from .data.loaders import load_images, split
+from .data.abstract import ABSTRACT_CLASSES
+from .data.loaders import BUILTIN, load_images, split
 from .callbacks.checkpoint import CheckpointError
 from .run import device_problems, read_checkpoint, config_of, gan_of
 from .metrics import InceptionFeatures, image_features, cached_features, nearest, to_uint8, run_dir
@@ -114,7 +113,8 @@ def data(self:Explorer):
 def classes(self:Explorer):
     "The class names of a conditional generator (from its checkpoint, else from its data); () if unconditional."
     if self._classes or not self.n_classes: return self._classes
-    self._classes = tuple(self.data.classes) if self.cfg is not None else tuple(map(str, range(self.n_classes)))
+    if self.cfg is None: self._classes = tuple(map(str, range(self.n_classes)))
+    else: self._classes = ABSTRACT_CLASSES if self.cfg.data.data == BUILTIN else tuple(self.data.classes)
     return self._classes
 
 @patch
