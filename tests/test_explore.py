@@ -46,7 +46,7 @@ def test_walk_gif_classes(runs, tmp_path):
 def test_errors_are_one_line_and_write_nothing(runs, tmp_path):
     cond,plain = runs
     for run,args,msg in [(plain, ['--class', 'stars'], 'is not a class-conditional run: --class and --by-class need one'),
-                         (plain, ['-n', 0, '--nrow', 0], 'n must be at least 1, got 0\n  nrow must be at least 1, got 0'),
+                         (plain, ['-n', 0, '--nrow', 0], 'n must be at least 1, got 0; nrow must be at least 1, got 0'),
                          (plain/'config.json', [], "is a run's JSON file, not a checkpoint")]:
         r = cli('artgan-sample', run, *args, '--out', tmp_path/'g.png')
         assert r.returncode == 1 and r.stderr.startswith('error: ') and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
