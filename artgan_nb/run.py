@@ -167,9 +167,11 @@ def read_config(path):
 
 def fit_run(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
     "Add the run-folder callbacks and a live bar to `learn`, fit it (continuing from checkpoint `ck` if given), say what it left."
-    learn.run_dir = run
-    learn.add_cbs(callbacks_for(cfg, run) + [LiveProgress()] + ([Resume(ck)] if ck else []) + list(cbs or []))
-    with learn.no_bar(), learn.no_logging(): learn.fit(cfg.train.epochs)
+    learn.run_dir,bar = run,LiveProgress()
+    learn.add_cbs(callbacks_for(cfg, run) + [bar] + ([Resume(ck)] if ck else []) + list(cbs or []))
+    try:
+        with learn.no_bar(), learn.no_logging(): learn.fit(cfg.train.epochs)
+    finally: bar.close() # a fit that raised left it drawn
     print(run_summary(run, images_seen(learn)))
     return learn
 

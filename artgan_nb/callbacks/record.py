@@ -251,7 +251,7 @@ class LiveProgress(Callback):
     "A live bar over each epoch's batches with kimg, images per second and the run's time left (see `bar_kind`)."
     order = 62
     def __init__(self, kind='auto'): # 'console', 'html', None (no bar) or 'auto': `bar_kind()`
-        self.kind = kind
+        self.kind,self.bar_in,self.out,self.active = kind,None,None,False
 
     def before_fit(self): self.bar_in,self.out,self.start,self.n,self.active = (bar_kind() if self.kind == 'auto' else self.kind),None,None,0,False
 
@@ -282,6 +282,10 @@ class LiveProgress(Callback):
     def after_train(self):
         if self.bar_in is not None: self.pbar.on_iter_end(); self.active = False
 
-    def after_fit(self): # also when the fit was cancelled within an epoch
+    def after_fit(self): self.close() # also when the fit was cancelled within an epoch
+
+    def close(self):
+        "Clear the bar. `after_fit` does; when a fit raised an error fastai calls no callback, so the caller should."
         if self.bar_in == 'console' and self.active: self.pbar.on_iter_end()
         if self.out is not None: self.out.update({'text/html': ''}, raw=True)
+        self.active = False
