@@ -234,21 +234,24 @@ class FIDLog(Callback):
         if self.path: self.path.write_text(json.dumps(self.history, indent=2))
 
 # %% ../nbs/11_metrics.ipynb #31eccaae
+from .core import write_file
 from .run import Config
 
 class RunFID(FIDLog):
-    "`FIDLog` into the learner's run folder (`learn.run_dir`), adding `fid` and `kid` to the epoch's extras."
+    "`FIDLog` into `fid.json` in the learner's run folder (`learn.run_dir`), adding `fid` and `kid` to the epoch's extras."
     order = 55 # before MetricsLog and EpochSummary, which show the extras
     def before_fit(self):
-        self.path = Path(self.learn.run_dir)/'fid.json'
-        self.history = json.loads(self.path.read_text()) if self.path.is_file() else [] # a resumed run's earlier epochs
+        self.file = Path(self.learn.run_dir)/'fid.json'
+        self.history = json.loads(self.file.read_text()) if self.file.is_file() else [] # a resumed run's earlier epochs
 
     def after_epoch(self):
         self.history = [h for h in self.history if h['epoch'] <= self.epoch] # an epoch done again after a resume replaces its entry
         n = len(self.history)
-        super().after_epoch()
+        super().after_epoch() # `self.path` is None: FIDLog keeps `history` only
+        if len(self.history) == n: return
+        write_file(self.file, json.dumps(self.history, indent=2))
         extras = getattr(self.learn, 'epoch_extras', None)
-        if len(self.history) > n and extras is not None: extras.update(fid=self.history[-1]['fid'], kid=self.history[-1]['kid_mean'])
+        if extras is not None: extras.update(fid=self.history[-1]['fid'], kid=self.history[-1]['kid_mean'])
 
 def fid_callback(cfg:Config, # the run's options
                  every:int, # epochs between evaluations

@@ -110,12 +110,14 @@ class RunLock:
 from .callbacks.record import LiveProgress, epoch_values, images_seen, kimg, time_left
 
 class EpochSummary(Callback):
-    "Print a line as training starts and one per epoch: its averages and extras, kimg, images per second and the time left."
+    "Print a line as training starts and one per epoch: its averages and extras, kimg, duration, training speed and the time left."
     order = 65 # after fastai's Recorder, and after MetricsLog has gathered the epoch's extras
     def before_fit(self):
         self.epochs,self.seconds,dl = 0,0.0,self.dls.train
         print(f"training {self.n_epoch} epochs of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
     def before_epoch(self): self.start,self.n = time.perf_counter(),0
+    def before_train(self): self.train_start = time.perf_counter()
+    def after_train(self): self.train_seconds = time.perf_counter() - self.train_start
     def after_batch(self):
         if self.training: self.n += self.dls.train.bs
     def after_epoch(self):
@@ -124,7 +126,7 @@ class EpochSummary(Callback):
         stats = '  '.join(f"{k} {v:.4f}" for k,v in epoch_values(self.learn).items() if isinstance(v, (int, float)))
         eta = f", ETA {time_left(self.seconds, self.epochs, left)}" if left else ''
         print(f"epoch {self.epoch + 1}/{self.n_epoch}  {stats}  {kimg(images_seen(self.learn))} kimg  "
-              f"({seconds:.1f}s, {self.n / seconds:.0f} img/s{eta})", flush=True)
+              f"({seconds:.1f}s, {self.n / self.train_seconds:.0f} img/s{eta})", flush=True)
 
 def prepare(cfg:Config, report=print): # `report(text)` shows the data report; None: silent
     "Check `cfg`, read its images and build its learner, writing nothing but the data cache."
