@@ -4,7 +4,8 @@ Run: PYTHONPATH=. OMP_NUM_THREADS=1 python bench/bench_data.py [--data DIR] [--s
 Both read the same images (default: the training split of the shared WikiArt sample, ../shared/data/wikiart128/train)
 and deliver normalised float batches of `size` px on the CPU, `workers` loader processes each (ours is also timed with
 none: indexing the cache needs no worker processes). Ours first builds (or reuses) its cache with `prepare_data`, timed
-apart; torchvision decodes every JPEG every epoch (Resize + CenterCrop + ToTensor + Normalize). Timings on shared CPUs
+apart, then reuses it twice: with the checksum check every reuse makes, and with `verify=True` (every source file and
+the whole cache hashed again), to show what each costs; torchvision decodes every JPEG every epoch (Resize + CenterCrop + ToTensor + Normalize). Timings on shared CPUs
 are noisy; the script prints what it measured and never asserts on time.
 """
 import argparse, tempfile, time, warnings
@@ -52,6 +53,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cache,report = prepare_data(a.data, size=a.size, cache_dir=a.cache_dir or tmp, workers=a.workers)
         print(format_report(report, max_listed=3))
+        for verify in (False, True):
+            start = time.perf_counter()
+            report = prepare_data(a.data, size=a.size, cache_dir=a.cache_dir or tmp, workers=a.workers, verify=verify)[1]
+            print(f"reuse{' with verify=True' if verify else ''}: {time.perf_counter() - start:.2f} s for {report['kept']} images, {report['bytes'] / 2**20:.1f} MB")
         results = {f"ours, {w} workers": epoch_rates(gan_dls(cache, bs=a.bs, device='cpu', num_workers=w).train, a.epochs)
                    for w in sorted({0, a.workers})}
     results[f"ImageFolder, {a.workers} workers"] = epoch_rates(imagefolder_loader(a.data, a.size, a.bs, a.workers), a.epochs)

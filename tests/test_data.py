@@ -1,11 +1,12 @@
 "End-to-end checks of the data pipeline: the artgan-prepare command, the cache's atomicity, real paintings."
-import os, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, time
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest, torch
 from PIL import Image
 
-from artgan_nb.data.collection import prepare_data, read_cache
+from artgan_nb.data.collection import DataError, prepare_data, read_cache
 from artgan_nb.data.loaders import gan_dls, BatchAugment
 from fixtures import messy_folder
 
@@ -126,3 +127,72 @@ def test_decompression_bomb_keeps_memory_bounded(tmp_path):
         kept,skipped,peak[name] = map(int, out.split())
         assert (kept, skipped) == (4, name == 'bombs'), err
     assert peak['bombs'] < peak['small'] + 100, peak # MB: far below the 330 MB a decode would take
+
+def small_collection(root, n=8):
+    "Write `n` distinct 24 px PNGs to `root` (created)."
+    root.mkdir(parents=True)
+    for i in range(n): Image.new('RGB', (24, 24), (30 * i % 256, 90, 200 - 20 * i)).save(root/f"{i}.png")
+    return root
+
+def test_cache_damaged_in_place_is_rebuilt(tmp_path):
+    root = small_collection(tmp_path/'imgs')
+    cache,report = prepare_data(root, size=16, cache_dir=tmp_path/'cache', workers=0)
+    before = cache.images.clone()                                # the cache maps its file: keep a copy of the pixels
+    images = Path(report['cache'])/'images.u8'
+    size = images.stat().st_size
+    images.write_bytes(bytes(size))                              # black images, same size
+    again,report2 = prepare_data(root, size=16, cache_dir=tmp_path/'cache', workers=0)
+    assert not report2['reused'] and report2['cache'] == report['cache'] and (again.images == before).all()
+    assert report2['notes'] == [f"rebuilt the cache {images.parent.name}: images.u8 does not match its checksums (1 of the 1 chunks read differ)"]
+
+@pytest.mark.parametrize('damage', ['truncated images', 'broken meta.json', 'no meta.json', 'broken manifest', 'older version'])
+def test_broken_cache_is_replaced_with_a_note(tmp_path, damage):
+    root = small_collection(tmp_path/'imgs')
+    cache,report = prepare_data(root, size=32, cache_dir=tmp_path/'cache', workers=0)
+    before,dest = cache.images.clone(),Path(report['cache'])
+    del cache                                                    # it maps the file damaged below
+    if damage == 'truncated images': os.truncate(dest/'images.u8', 1000)
+    if damage == 'broken meta.json': (dest/'meta.json').write_text('{"shape": [8, 3')
+    if damage == 'no meta.json': (dest/'meta.json').unlink()
+    if damage == 'broken manifest': (dest/'manifest.csv').write_text('file,label,status,sha1\n0.png,,ok,\n')
+    if damage == 'older version': meta = json.loads((dest/'meta.json').read_text()); del meta['chunk']; (dest/'meta.json').write_text(json.dumps(meta))
+    rc,out,err = prepare_cli(tmp_path, root, '--size', 32, '--cache', tmp_path/'cache', '--workers', 0)
+    assert rc == 0 and 'Traceback' not in err, err
+    notes = [l for l in out.splitlines() if l.startswith('note: ')]
+    assert len(notes) == 1 and notes[0].startswith(f"note: rebuilt the cache {dest.name}: ") and 'built in' in out
+    again,report2 = prepare_data(root, size=32, cache_dir=tmp_path/'cache', workers=0)
+    assert report2['reused'] and report2['notes'] == [] and (again.images == before).all()
+    assert sorted(p.name for p in (tmp_path/'cache').iterdir()) == [dest.name]
+
+FULL_DISK = """
+import resource, signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)                    # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))      # a size-limited disk: files of at most 20 KB
+from artgan_nb.cli import artgan_prepare
+artgan_prepare()
+"""
+
+def test_full_disk_during_build_leaves_nothing(tmp_path):
+    root = small_collection(tmp_path/'imgs', 16)                 # 16 x 3 KB of images: more than the limit
+    p = run_py(tmp_path, FULL_DISK, root, '--size', 32, '--cache', tmp_path/'cache', '--workers', 0)
+    out,err = p.communicate(timeout=120)
+    assert p.returncode == 1 and err.startswith(f"error: cannot write the cache in {tmp_path/'cache'}: File too large") and err.count('\n') == 1, err
+    assert list((tmp_path/'cache').iterdir()) == []              # the temporary folder is gone, no cache
+
+def test_too_little_space_is_refused_before_writing(tmp_path, monkeypatch):
+    root = small_collection(tmp_path/'imgs')
+    (tmp_path/'cache').mkdir()
+    monkeypatch.setattr(shutil, 'disk_usage', lambda p: SimpleNamespace(free=1000))
+    with pytest.raises(DataError, match=r"not enough space for the cache in .*cache: it needs up to 24 KB, 1 KB are free"):
+        prepare_data(root, size=32, cache_dir=tmp_path/'cache', workers=0)
+    assert list((tmp_path/'cache').iterdir()) == []
+
+def test_show_batch_shows_real_images(tmp_path):
+    import matplotlib; matplotlib.use('Agg')
+    cache,_ = prepare_data(small_collection(tmp_path/'imgs', 12), size=32, cache_dir=tmp_path/'cache', workers=0)
+    dls = gan_dls(cache, bs=8, device='cpu', norm='dataset')
+    fig = dls.show_batch(max_n=6)
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == 6 and all(a.shape == (32, 32, 3) for a in shown)
+    real = {tuple(cache.images[i].permute(1, 2, 0).reshape(-1, 3)[0].tolist()) for i in range(len(cache))}
+    assert all(tuple((a[0, 0] * 255).round().astype(int).tolist()) in real for a in shown)   # denormalised: the cache's pixels

@@ -1,25 +1,43 @@
 "End to end: `artgan-eval` on a tiny trained run and a tiny folder of real images."
-import json
+import json, shutil
 
-from artgan_nb.run import train
+from artgan_nb.run import train, read_checkpoint, config_of
 from artgan_nb.core import normalize, save_grid
 from artgan_nb.data.abstract import render_abstract
+from artgan_nb.metrics import load_split, train_images
 
 from conftest import cli
 
+def write_images(folder, images, start=0):
+    "Each uint8 image of `images` as a PNG file in `folder`, numbered from `start`."
+    for i,img in enumerate(images, start): save_grid(normalize(img)[None], folder/f'{i:03d}.png', nrow=1)
 
 def test_artgan_eval(tmp_path):
     _,run = train(n_images=96, size=32, bs=16, epochs=1, nz=16, width=8, out=str(tmp_path/'runs'))
-    for i,img in enumerate(render_abstract(20, size=32, seed=7).images):
-        save_grid(normalize(img)[None], tmp_path/'real'/'test'/f'{i:03d}.png', nrow=1)
+    write_images(tmp_path/'real'/'test', render_abstract(20, size=32, seed=7).images)
+    write_images(tmp_path/'real'/'test', train_images(config_of(read_checkpoint(run)))[:2], start=20) # two the run trained on
+    (tmp_path/'outside.json').write_text('mine'); (run/'eval.json').symlink_to(tmp_path/'outside.json')
     proc = cli('artgan-eval', run, '--real', tmp_path/'real', '--n', 12, '--cache', tmp_path/'cache')
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     res = json.loads((run/'eval.json').read_text())
     assert (res['n_real'], res['n_fake'], res['kid_subset_size'], res['memorisation']['n_train']) == (12, 12, 12, 96)  # every training image is searched
+    assert res['real_left_out'] == 2 and '2 real images were left out: the run trained on them' in out
+    assert f"UserWarning: the run trained on 2 of the images in {tmp_path/'real'}: they are left out of the evaluation\n" in proc.stderr
     assert res['fid'] > 0 and res['kid_std'] >= 0
     assert 0 <= res['memorisation']['frac_copies'] <= 1
     assert 0 <= res['d_acc_real'] <= 1 and 0 <= res['d_acc_fake'] <= 1
     assert f"FID {res['fid']:.2f}" in out and 'KID' in out and 'memorisation' in out
     assert (run/'memorisation.png').is_file() and len(list((tmp_path/'cache'/'features').glob('*.pt'))) == 1
+    assert not (run/'eval.json').is_symlink() and (tmp_path/'outside.json').read_text() == 'mine' # written in the run folder only
     assert not list((tmp_path/'real').rglob('.*'))  # nothing written into the folder of paintings
+
+def test_real_features_follow_the_images(tmp_path):
+    "The features' file is named after the images' pixels: a painting added gives a new one, a copied folder the same."
+    images = render_abstract(5, size=32, seed=3).images
+    write_images(tmp_path/'a', images[:4])
+    first = load_split(tmp_path/'a', size=32, cache_dir=tmp_path/'cache')[2]
+    shutil.copytree(tmp_path/'a', tmp_path/'b')
+    assert load_split(tmp_path/'b', size=32, cache_dir=tmp_path/'cache')[2] == first
+    write_images(tmp_path/'a', images[4:], start=4)
+    assert load_split(tmp_path/'a', size=32, cache_dir=tmp_path/'cache')[2] != first

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
-from fastcore.basics import chunked
+from fastcore.basics import chunked, patch
 
-from ..core import normalize, option, validate
+from ..core import denorm, normalize, option, validate
 from .abstract import ImageCache, render_abstract
 from .collection import FITS, prepare_data
 
@@ -112,6 +113,23 @@ def gan_dls(cache:ImageCache, # the dataset
     dls = DataLoaders(dl(train, shuffle=True, drop_last=True, augment=augment), dl(held), device=device)
     dls.stats = stats
     return dls
+
+# %% ../../nbs/03_data_loaders.ipynb #63a84c54
+@patch
+def show_batch(self:CacheLoader, b=None, # (images, labels) of this loader; None: `self.one_batch()`
+               max_n:int=16, # images shown, at most (`n` is the same)
+               ncols:int=None, # images per row; None: a square grid
+               figsize=None, n:int=None): # the figure's size in inches (None: 1.3 per image)
+    "Draw the first images of a batch, denormalised, titled with their class names; return the figure."
+    x,y = self.one_batch() if b is None else b
+    x,y = denorm(x[:n or max_n].detach().cpu(), *self.stats),y[:n or max_n].cpu()
+    ncols = ncols or math.ceil(math.sqrt(len(x)))
+    fig,axs = plt.subplots(math.ceil(len(x) / ncols), ncols, figsize=figsize or (1.3 * ncols, 1.3 * math.ceil(len(x) / ncols)), squeeze=False)
+    for ax in axs.flat: ax.set_axis_off()
+    for ax,im,label in zip(axs.flat, x, y):
+        ax.imshow(im.permute(1, 2, 0).squeeze(-1).numpy(), cmap='gray', vmin=0, vmax=1)
+        if self.dataset.classes: ax.set_title(self.dataset.classes[label], fontsize=8)
+    return fig
 
 # %% ../../nbs/03_data_loaders.ipynb #b0386905
 def affine_jitter(x:torch.Tensor, # float images (N, C, H, W)

@@ -1,0 +1,14 @@
+"""Everything public in `artgan_nb` in one import, as `fastai.vision.all` does: `from artgan_nb.all import *`.
+Written by hand, one line per module in import order; `cli` (the `artgan-*` commands) is left out."""
+from .core import *
+from .data.abstract import *
+from .data.collection import *
+from .data.loaders import *
+from .models import *
+from .losses import *
+from .train import *
+from .callbacks.record import *
+from .callbacks.guards import *
+from .callbacks.checkpoint import *
+from .run import *
+from .metrics import *
