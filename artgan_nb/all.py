@@ -12,3 +12,4 @@ from .callbacks.guards import *
 from .callbacks.checkpoint import *
 from .run import *
 from .metrics import *
+from .explore import *

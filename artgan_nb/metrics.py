@@ -247,7 +247,7 @@ def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=F
     "Every metric of a run against real images it did not train on (see `EvalOptions`); also writes RUN/memorisation.png."
     opts = validate(EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, device=device))
     ck,dev = read_checkpoint(run),get_device(device)
-    (G,D,spec),cfg,folder = gan_of(ck, dev),config_of(ck),run_dir(run)
+    (G,D,spec),cfg,folder = gan_of(ck, dev, name=checkpoint_path(run)),config_of(ck),run_dir(run)
     train = train_images(cfg); train_h = image_hashes(train)
     reals,left_out,real_path = load_split(real, split, spec.size, n, gray=spec.nc == 1, fit=cfg.data.fit, cache_dir=cache, exclude=set(train_h))
     check_real(len(reals), left_out, real, opts)

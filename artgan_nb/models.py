@@ -9,7 +9,7 @@ __all__ = ['SIZES', 'ARCHS', 'n_blocks', 'SelfAttention', 'check_attn', 'attn_at
            'Discriminator', 'up_block', 'DCGANGenerator', 'down_block', 'DCGANDiscriminator', 'dcgan_init',
            'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator', 'GaussianNoise',
            'ClassicalDiscriminator', 'ModelSpec', 'build_gan', 'EMA', 'fixed_inputs', 'sample', 'layer_summary',
-           'print_summary', 'summarize']
+           'print_summary', 'summarize', 'ImageGenerator', 'export_meta', 'export_generator']
 
 # %% ../nbs/04_models.ipynb #35674c62
 import copy, math
@@ -332,3 +332,40 @@ def summarize(spec:ModelSpec): # a conditional spec with n_classes 0 is shown wi
     print_summary('generator', G, *((z, y) if spec.n_classes else (z,)))
     print()
     print_summary('discriminator', D, *((x, y) if spec.n_classes else (x,)))
+
+# %% ../nbs/04_models.ipynb #df0c3ce9
+import importlib.util, io, json
+from dataclasses import asdict
+from .core import denorm, write_file, quiet_jit
+
+class ImageGenerator(nn.Module):
+    "G followed by the undoing of its normalisation: z (N, nz), and labels y (N,) if conditional, -> uint8 images."
+    def __init__(self, G:nn.Module, # a generator in eval mode
+                 mean:tuple, std:tuple): # the normalisation of its training images, as in its `ModelSpec`
+        super().__init__()
+        self.G = G
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
+        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+
+    def forward(self, z, y=None):
+        x = self.G(z) if y is None else self.G(z, y)
+        return (denorm(x, self.mean, self.std) * 255).round().to(torch.uint8)
+
+# %% ../nbs/04_models.ipynb #9e900ee1
+def export_meta(spec:ModelSpec, classes=()): # the generator's spec; the names of its classes
+    "What an exported generator carries besides its weights: the spec, the class names, how to call it."
+    call = 'G(z) with z float32 (N, nz)' + (', y int64 (N,) class indices' if spec.n_classes else '')
+    return dict(spec=asdict(spec), classes=list(classes), call=call + f' -> uint8 images (N, {spec.nc}, {spec.size}, {spec.size})')
+
+def export_generator(G:nn.Module, # a trained generator
+                     spec:ModelSpec, # what it was built from, with its normalisation
+                     path, # the TorchScript file to write, e.g. 'G.pt'
+                     classes=()): # the names of its classes, for a conditional model
+    "Write G as a TorchScript file of `ImageGenerator` with `meta.json` inside (and an ONNX file if `onnx` is installed)."
+    m = ImageGenerator(copy.deepcopy(G).cpu().eval(), spec.mean, spec.std).eval()
+    args = (torch.zeros(2, spec.nz),) + ((torch.zeros(2, dtype=torch.long),) if spec.n_classes else ())
+    buf,meta = io.BytesIO(),json.dumps(export_meta(spec, classes), indent=2)
+    with quiet_jit(), torch.no_grad(): torch.jit.save(torch.jit.trace(m, args), buf, _extra_files={'meta.json': meta})
+    path = write_file(path, buf.getvalue())
+    if importlib.util.find_spec('onnx'): torch.onnx.export(m, args, str(path.with_suffix('.onnx')))
+    return path

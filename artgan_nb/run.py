@@ -6,26 +6,30 @@ Docs: https://artgan-nb.github.io/artgan_nb/run.html.md"""
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'device_problems', 'RunOptions', 'Config', 'run_name', 'new_run_dir', 'RunLocked', 'RunLock',
-           'EpochSummary', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run', 'train',
-           'run_summary', 'checkpoint_path', 'read_checkpoint', 'config_of', 'trim_log', 'resume', 'gan_of', 'load_gan']
+           'EpochSummary', 'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config',
+           'fit_run', 'train', 'fit_stoppable', 'RunStopped', 'check_stopped', 'start_from', 'run_summary',
+           'outside_links', 'check_run_folder', 'config_changes', 'warn_if_edited', 'data_changes', 'check_data',
+           'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint', 'config_of', 'trim_log', 'resume',
+           'gan_of', 'load_gan']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
-import fcntl, json, os, platform, socket, time
-from dataclasses import dataclass, field, replace
+import fcntl, json, os, platform, socket, time, warnings
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 from fastai.callback.core import Callback
 
 import artgan_nb
-from .core import option, validate, with_options, to_dict, from_dict, seed_everything, get_device
-from .data.collection import format_report
+from .core import option, validate, with_options, to_dict, from_dict, seed_everything, get_device, write_file, RUN_MARKER
+from .data.collection import format_report, DataError
 from .data.loaders import BUILTIN, DataOptions, load_images, gan_dls
 from .models import ModelSpec, build_gan
 from .train import TrainOptions, gan_learner
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
-from .callbacks.checkpoint import Checkpoint, Resume, CheckpointError, load_checkpoint
+from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
+                                            SignalStop, interrupted, resume_command)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -40,7 +44,7 @@ def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
 
 @dataclass
 class RunOptions:
-    "How a run is guarded, saved and named."
+    "How a run is guarded, saved, named and started."
     adaptive_lr: bool = option(False, 'adapt the learning rates to the balance of G and D (see AdaptiveLR)')
     early_stop: int = option(0, 'stop when loss_g has moved less than 0.001 over this many epochs; 0: never', lo=0)
     on_nan: str = option('stop', "when a loss turns NaN or inf: stop, or rollback to the last epoch's state", choices=('stop', 'rollback'))
@@ -50,6 +54,8 @@ class RunOptions:
     out: str = option('runs', 'folder that holds the run folders')
     name: str = option('', "the run folder's name; empty: derived from the data and the model")
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model options must match; '': none")
+    allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint (not their classes)')
     def more_problems(self): return device_problems(self.device)
 
 @dataclass
@@ -67,11 +73,15 @@ def run_name(cfg:Config):
     return cfg.run.name or f"{data}-{cfg.model.arch}-{cfg.model.size}px"
 
 def new_run_dir(out, name):
-    "A new, empty folder `out/name`, or `out/name-2`, `-3`, ... if it is taken."
-    path,i = Path(out)/name,1
-    while path.exists(): i += 1; path = Path(out)/f"{name}-{i}"
-    path.mkdir(parents=True)
-    return path
+    "A new folder `out/name`, or `out/name-2`, `-3`, ... if it is taken, holding only the marker file `RUN_MARKER`."
+    Path(out).mkdir(parents=True, exist_ok=True)
+    i = 1
+    while True:
+        path = Path(out)/(name if i == 1 else f"{name}-{i}")
+        try: path.mkdir()
+        except FileExistsError: i += 1; continue # taken, perhaps a moment ago by another process
+        write_file(path/RUN_MARKER, 'an artgan_nb run folder\n')
+        return path
 
 # %% ../nbs/10_run.ipynb #c47a7a68
 class RunLocked(Exception):
@@ -87,7 +97,7 @@ class RunLock:
 
     def __enter__(self):
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
@@ -128,8 +138,13 @@ class EpochSummary(Callback):
         print(f"epoch {self.epoch + 1}/{self.n_epoch}  {stats}  {kimg(images_seen(self.learn))} kimg  "
               f"({seconds:.1f}s, {self.n / self.train_seconds:.0f} img/s{eta})", flush=True)
 
+def data_identity(images, # the `ImageCache` of `load_images`
+                  report:dict=None): # its report; None for the built-in data set
+    "What identifies a run's images: the cache's name (None: built-in), which changes with any file, their number and class names."
+    return dict(cache=Path(report['cache']).name if report else None, images=len(images), classes=list(images.classes))
+
 def prepare(cfg:Config, report=print): # `report(text)` shows the data report; None: silent
-    "Check `cfg`, read its images and build its learner, writing nothing but the data cache."
+    "Check `cfg`, read its images and build its learner (with `data_identity` set), writing nothing but the data cache."
     validate(cfg)
     seed_everything(cfg.train.seed)
     images,rep = load_images(cfg.data, cfg.model.size, cfg.train.seed)
@@ -137,12 +152,15 @@ def prepare(cfg:Config, report=print): # `report(text)` shows the data report; N
     d = cfg.data
     dls = gan_dls(images, bs=cfg.train.bs, seed=cfg.train.seed, device=get_device(cfg.run.device), norm=d.norm,
                   augment=d.augment(), holdout=d.holdout)
-    return gan_learner(dls, cfg.model, cfg.train)
+    learn = gan_learner(dls, cfg.model, cfg.train)
+    learn.data_identity = data_identity(images, rep) # the checkpoints keep it
+    return learn
 
 def resolved(cfg:Config, learn):
     "`cfg` with every value as `learn` uses it: the filled model spec and training options, absolute paths."
     data = cfg.data if cfg.data.data == BUILTIN else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
-    return replace(cfg, data=data, model=learn.model.spec, train=learn.opts)
+    run = cfg.run if not cfg.run.init_from else replace(cfg.run, init_from=str(Path(cfg.run.init_from).resolve()))
+    return replace(cfg, data=data, model=learn.model.spec, train=learn.opts, run=run)
 
 # %% ../nbs/10_run.ipynb #7a1c422b
 def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
@@ -159,7 +177,7 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
 def write_config(cfg:Config, run:Path, device):
     "Write `run/config.json`: the resolved config, then the versions and the device it ran with."
     env = dict(artgan_nb=artgan_nb.__version__, torch=torch.__version__, python=platform.python_version(), device=str(device))
-    (run/'config.json').write_text(json.dumps(dict(to_dict(cfg), env=env), indent=2))
+    write_file(run/'config.json', json.dumps(dict(to_dict(cfg), env=env), indent=2))
 
 def read_config(path):
     "The `Config` of a `config.json` (its `env` entry is information only)."
@@ -168,27 +186,60 @@ def read_config(path):
     return from_dict(Config, d)
 
 def fit_run(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
-    "Add the run-folder callbacks and a live bar to `learn`, fit it (continuing from checkpoint `ck` if given), say what it left."
+    "Add the run-folder callbacks and a live bar to `learn`, fit it (continuing from checkpoint `ck` if given); once done, say what it left."
     learn.run_dir,bar = run,LiveProgress()
     learn.add_cbs(callbacks_for(cfg, run) + [bar] + ([Resume(ck)] if ck else []) + list(cbs or []))
     try:
         with learn.no_bar(), learn.no_logging(): learn.fit(cfg.train.epochs)
     finally: bar.close() # a fit that raised left it drawn
-    print(run_summary(run, images_seen(learn)))
+    if learn.train_iter == cfg.train.epochs * len(learn.dls.train): # every batch trained: not stopped early
+        print(run_summary(run, images_seen(learn)), flush=True)
     return learn
 
 def train(cfg:Config=None, # the run's options; None: the defaults
           cbs=None, # further callbacks
           **options): # options by name, on top of `cfg`
-    "Train a new run; return (learner, run folder)."
+    "Train a new run; return (learner, run folder). SIGINT or SIGTERM stops it with a checkpoint (see `fit_stoppable`)."
     cfg = with_options(cfg or Config(), **options)
+    start = read_checkpoint(cfg.run.init_from) if cfg.run.init_from else None # refused before any work if it cannot be read
     learn = prepare(cfg)
+    if start: start_from(learn, start, checkpoint_path(cfg.run.init_from))
     cfg = resolved(cfg, learn)
     run = new_run_dir(cfg.run.out, run_name(cfg))
     with RunLock(run):
         write_config(cfg, run, learn.dls.device)
         print(f"run folder: {run}")
-        return fit_run(learn, cfg, run, cbs=cbs),run
+        return fit_stoppable(learn, cfg, run, cbs=cbs),run
+
+# %% ../nbs/10_run.ipynb #45814762
+def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
+    "`fit_run`, ended cleanly by SIGINT or SIGTERM: a checkpoint, then `Interrupted` saying how to continue."
+    with catch_signals(learn): fit_run(learn, cfg, run, ck, [SignalStop(), *(cbs or [])])
+    if learn.stopped_at: raise interrupted(learn, run)
+    return learn
+
+class RunStopped(Exception):
+    "A run that `NaNGuard` stopped before its last epoch; the message says what to do."
+
+def check_stopped(learn, run):
+    "Raise `RunStopped` if `NaNGuard` stopped `learn`'s run in folder `run`."
+    if not getattr(learn, 'nan_stopped', False): return
+    new = 'start a new run with lower learning rates (--lr-g, --lr-d)'
+    if not checkpoint_path(run).exists(): todo = f"no checkpoint was written: {new}, or with --on-nan rollback"
+    else: todo = f"its last checkpoint is kept: continue with rollbacks ({resume_command(run)} --on-nan rollback) or {new}"
+    raise RunStopped(f"{learn.stop_reason}; {todo}")
+
+def start_from(learn, ck:dict, # a checkpoint, as `read_checkpoint` gives it
+               name='the checkpoint'): # its path, for messages
+    "Load `ck`'s G, D (and moving average, if both keep one) into `learn`, whose model options must be the same."
+    spec,here = from_dict(ModelSpec, ck['config']['model']),learn.model.spec
+    diff = [f"{f.name} {getattr(spec, f.name)!r} (this run: {getattr(here, f.name)!r})" for f in fields(ModelSpec)
+            if f.name not in ('mean', 'std') and getattr(spec, f.name) != getattr(here, f.name)]
+    if diff: raise CheckpointError(f"cannot start from {name}: its model differs in {', '.join(diff)}")
+    for net in ('generator', 'discriminator'): load_weights(getattr(learn.model, net), ck[net], net, name)
+    ema = getattr(learn.gan_trainer, 'ema', None)
+    if ema is not None: load_weights(ema.model, ck.get('ema', ck['generator']), 'ema', name)
+    return learn
 
 # %% ../nbs/10_run.ipynb #a198895c
 import shlex
@@ -213,6 +264,70 @@ def run_summary(run:Path, # the run folder
             (f"artgan-train --resume {q} --epochs N", 'train on, to N epochs in all')]
     return '\n'.join([f"done: {kimg(seen)} kimg seen; in {run.parent}/:", *_table(files), 'next:', *_table(cmds)])
 
+# %% ../nbs/10_run.ipynb #7ea78b78
+def outside_links(run):
+    "The symbolic links in folder `run`, at any depth, that point outside it: [(link, its target)]."
+    root,out = Path(run).resolve(),[]
+    for folder,dirs,files in os.walk(root): # links to folders are listed, not entered
+        for p in (Path(folder)/n for n in dirs + files):
+            if p.is_symlink() and not p.resolve().is_relative_to(root): out.append((Path(run)/p.relative_to(root), os.readlink(p)))
+    return out
+
+def check_run_folder(run):
+    "`run` as a `Path` if it is a run folder a resumed run may write into: it exists and links nowhere outside itself."
+    run = Path(run)
+    if not run.is_dir(): raise CheckpointError(f"no run folder at {run}")
+    bad = outside_links(run)
+    if bad: raise ValueError(f"refusing to write into {run}: {bad[0][0]} is a symbolic link to {bad[0][1]}, outside the run folder"
+                             + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else '') + "; replace the links by the files themselves")
+    return run
+
+def config_changes(a:dict, b:dict): # two configs as `to_dict` (or config.json) gives them
+    "{option: (value in a, value in b)} for every option whose values differ."
+    flat = lambda d: {k: v for g,o in json.loads(json.dumps(d)).items() if g != 'env' and isinstance(o, dict) for k,v in o.items()}
+    fa,fb = flat(a),flat(b)
+    return {k: (fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)}
+
+def warn_if_edited(run, ck:dict):
+    "Warn, in one line, when `run/config.json` differs from the checkpoint's config, which is the one a resume uses."
+    path = Path(run)/'config.json'
+    try: diff = config_changes(json.loads(path.read_text()), ck['config'])
+    except (OSError, ValueError, AttributeError) as e:
+        return warnings.warn(f"{path} cannot be read ({type(e).__name__}); the checkpoint's options are used and config.json is rewritten")
+    if diff: warnings.warn(f"{path} differs from the checkpoint: " + ', '.join(f"{k} {a!r} there, {b!r} in the checkpoint" for k,(a,b) in diff.items())
+                           + "; the checkpoint's options are used and config.json is rewritten (to change options, start a new run with --init-from)")
+
+# %% ../nbs/10_run.ipynb #ec221971
+def data_changes(old:dict, new:dict): # `data_identity`s: the checkpoint's and today's
+    "What changed in a run's data, as phrases (none if nothing did, or if the checkpoint predates identities)."
+    if not old: return []
+    out = [f"{old['images']} images then, {new['images']} now"] if old['images'] != new['images'] else []
+    if old['classes'] != new['classes']: out.append(f"classes {', '.join(old['classes']) or 'none'} then, {', '.join(new['classes']) or 'none'} now")
+    if old['cache'] != new['cache']: out.append(f"its files were added, removed or modified (cache {old['cache']} then, {new['cache']} now)")
+    return out
+
+def check_data(old:dict, new:dict, run, allow:bool=False): # `data_identity`s; the run folder; continue on changed images
+    "Refuse to resume `run` on changed data unless `allow`, and always when the number of classes changed."
+    changes = data_changes(old, new)
+    if not changes: return
+    what = f"the data of {run} changed since its checkpoint: {'; '.join(changes)}"
+    if len(old['classes']) != len(new['classes']): raise DataError(f"{what}; a run cannot change its number of classes: start a new run")
+    if not allow: raise DataError(f"{what}; refusing to resume on other data (pass --allow-data-change to continue on it)")
+    warnings.warn(f"{what}; continuing on the new data, as allowed")
+
+def check_data_folder(cfg:Config, run):
+    "Name the data folder of `run` if it is missing."
+    if cfg.data.data != BUILTIN and not Path(cfg.data.data).is_dir():
+        raise DataError(f"the data folder of {run} is missing: {cfg.data.data} (put the images back there to resume it)")
+
+def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None):
+    "The config a resume of `run` fits with: its checkpoint's `cfg`, with a new total of `epochs` and `on_nan` if given."
+    done,total = ck['epoch'],cfg.train.epochs
+    if epochs is None and done >= total:
+        raise ValueError(f"{run} has finished its {total} epochs; to train on, give a new total: {resume_command(run)} --epochs N (N > {done})")
+    if epochs is not None and epochs <= done: raise ValueError(f"{run} has already trained {done} epochs: --epochs must be more than {done}, got {epochs}")
+    return with_options(cfg, epochs=epochs or total, on_nan=on_nan or cfg.run.on_nan)
+
 # %% ../nbs/10_run.ipynb #266a5430
 def checkpoint_path(run_or_ckpt):
     "The checkpoint file of a run folder, or the file itself."
@@ -230,36 +345,43 @@ def config_of(ck:dict): return from_dict(Config, ck['config'])
 def trim_log(path, epochs:int):
     "Keep the header and the first `epochs` rows (one per epoch) of a log.csv, dropping any half-written line."
     path = Path(path)
-    if not path.exists(): return
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(''.join(path.read_text().splitlines(keepends=True)[:1 + epochs]))
-    os.replace(tmp, path)
+    if path.exists(): write_file(path, ''.join(path.read_text().splitlines(keepends=True)[:1 + epochs]))
 
-def resume(run, cbs=None): # a run folder; further callbacks
+def resume(run, # a run folder
+           epochs:int=None, # a new total of epochs, more than those done; None: the run's own
+           allow_data_change:bool=False, # continue although the images changed (never their number of classes)
+           cbs=None, # further callbacks
+           on_nan:str=None): # a new `on_nan` action, e.g. 'rollback'; None: the run's
     "Continue the run in folder `run` from its last checkpoint, exactly; return (learner, run folder)."
-    run = Path(run)
-    if not run.is_dir(): raise CheckpointError(f"no run folder at {run}")
+    run = check_run_folder(run)
     with RunLock(run):
         ck = read_checkpoint(run, resume=True)
-        cfg = config_of(ck)
+        gan_of(ck, name=checkpoint_path(run)) # its weights fit its model
+        cfg = continued(config_of(ck), ck, run, epochs, on_nan)
+        warn_if_edited(run, ck)
+        check_data_folder(cfg, run)
         learn = prepare(cfg, report=None)
+        check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
+        write_config(cfg, run, learn.dls.device)
         trim_log(run/'log.csv', ck['epoch'])
         done = f"{ck['epoch']} epochs" + (f" and {ck['batch']} batches" if ck['batch'] else '')
         print(f"resuming {run} after {done} of {cfg.train.epochs}")
-        return fit_run(learn, cfg, run, ck, cbs),run
+        ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
+        return fit_stoppable(learn, cfg, run, ck, cbs),run
 
 def gan_of(ck:dict, # a checkpoint, as `read_checkpoint` gives it
            device='cpu',
-           ema:bool=True): # the generator's moving average, when the run kept one
+           ema:bool=True, # the generator's moving average, when the run kept one
+           name='the checkpoint'): # its path, for messages
     "The trained G and D of checkpoint `ck` (in eval mode) and the `ModelSpec` they were built from."
-    spec = from_dict(ModelSpec, ck['config']['model'])
-    G,D = build_gan(spec)
-    G.load_state_dict(ck['ema'] if ema and 'ema' in ck else ck['generator'])
-    D.load_state_dict(ck['discriminator'])
+    try: spec = from_dict(ModelSpec, ck['config']['model']); G,D = build_gan(spec)
+    except (ValueError, TypeError, KeyError) as e: raise CheckpointError(f"{name}: its model options cannot be built ({e})") from None
+    load_weights(G, ck['ema'] if ema and 'ema' in ck else ck['generator'], 'generator', name)
+    load_weights(D, ck['discriminator'], 'discriminator', name)
     return G.to(device).eval(),D.to(device).eval(),spec
 
 def load_gan(run_or_ckpt, # a run folder or a checkpoint file
              device='cpu',
              ema:bool=True): # the generator's moving average, when the run kept one
     "The trained G and D of a run (in eval mode) and the `ModelSpec` they were built from."
-    return gan_of(read_checkpoint(run_or_ckpt, device), device, ema)
+    return gan_of(read_checkpoint(run_or_ckpt, device), device, ema, checkpoint_path(run_or_ckpt))

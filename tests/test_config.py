@@ -10,9 +10,9 @@ from artgan_nb.data.abstract import render_abstract
 from artgan_nb.data.loaders import gan_dls
 from artgan_nb.train import TrainOptions, gan_learner
 from artgan_nb.run import Config, train, read_config, read_checkpoint, config_of
-from artgan_nb.cli import INFO_FIELDS, PREPARE_FIELDS
+from artgan_nb.cli import INFO_FIELDS, PREPARE_FIELDS, EVAL_FIELDS
 
-COMMANDS = {'artgan-train': option_fields(Config), 'artgan-info': INFO_FIELDS, 'artgan-prepare': PREPARE_FIELDS}
+COMMANDS = {'artgan-train': option_fields(Config), 'artgan-info': INFO_FIELDS, 'artgan-prepare': PREPARE_FIELDS, 'artgan-eval': EVAL_FIELDS}
 
 def help_text(name):
     "The command's --help, unwrapped (one option a line)."
@@ -23,7 +23,8 @@ def help_text(name):
 
 @pytest.mark.parametrize('name', COMMANDS)
 def test_help_shows_every_option_with_its_python_default(name):
-    blocks = [' '.join(b.split()) for b in re.split(r'\n(?=  -)', help_text(name))] # one option's lines, joined
+    lines = '\n'.join(l for l in help_text(name).splitlines() if l.startswith(' ')) # no section titles
+    blocks = [' '.join(b.split()) for b in re.split(r'\n(?=  -)', lines)] # one option's lines, joined
     for f in COMMANDS[name]:
         flag = '--' + f.name.replace('_', '-')
         m = next((re.search(r"\(default: ([^()]*)\)$", b) for b in blocks if re.match(rf"{re.escape(flag)}[ ,]", b)), None)

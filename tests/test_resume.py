@@ -4,12 +4,14 @@ from pathlib import Path
 
 import pytest, torch
 from fastai.callback.core import Callback
+from PIL import Image
 
 from conftest import cli
 from artgan_nb.callbacks.checkpoint import load_checkpoint
 from artgan_nb.callbacks.record import read_log
 from artgan_nb.core import with_options
-from artgan_nb.run import Config, train, resume
+from artgan_nb.data.collection import DataError
+from artgan_nb.run import Config, train, resume, read_config
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu') # 4 batches per epoch
 
@@ -86,12 +88,27 @@ def test_ema_is_saved_and_restored(tmp_path):
     g = whole.model.generator.state_dict()
     assert any(not torch.equal(a[k], g[k]) for k in a) # the average is not G itself
 
-def test_resume_of_a_finished_run_changes_nothing(whole, capsys):
+def test_resume_of_a_finished_run_needs_a_new_total(whole):
+    "Without --epochs, a finished run is refused with the command that extends it, and nothing changes."
     before = states(whole)
-    resume(whole)
-    assert 'after 3 epochs of 3' in capsys.readouterr().out
+    with pytest.raises(ValueError, match=f"{whole} has finished its 3 epochs; to train on, give a new total: artgan-train --resume {whole} --epochs N"):
+        resume(whole)
+    r = cli('artgan-train', '--resume', whole)
+    assert r.returncode == 1 and 'has finished its 3 epochs' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = cli('artgan-train', '--resume', whole, '--epochs', 3)
+    assert r.returncode == 1 and '--epochs must be more than 3, got 3' in r.stderr, r.stderr
     after = states(whole)
     assert before[1:] == after[1:] and all(torch.equal(before[0][k], after[0][k]) for k in before[0])
+    assert not (whole/'.lock').exists()
+
+def test_extend_a_finished_run_is_exact(whole, tmp_path):
+    "A finished 2-epoch run continued to 3 epochs (`--resume RUN --epochs 3`) ends as the 3-epoch run, bit for bit."
+    _,run = train(with_options(Config(), **{**TINY, 'epochs': 2}, save_every_batches=3, out=str(tmp_path)))
+    r = cli('artgan-train', '--resume', run, '--epochs', 3)
+    assert r.returncode == 0, r.stderr
+    assert f'resuming {run} after 2 epochs of 3' in r.stdout
+    assert_same(whole, run)
+    assert read_config(run/'config.json').train.epochs == 3 # config.json follows the checkpoint
 
 def test_resume_refuses_other_options(whole):
     r = cli('artgan-train', '--resume', whole, '--size', 128)
@@ -172,3 +189,105 @@ def test_kill_9_during_a_checkpoint_write(whole, tmp_path, nth, previous):
     resume(run)
     assert_same(whole, run)
     assert not (run/'checkpoints'/'last.pth.tmp').exists() # the next write replaced it
+
+# --- stopping on a signal ---
+
+SIGNAL_ARGS = ['--n-images', 72, '--size', 32, '--bs', 16, '--nz', 16, '--width', 8, '--device', 'cpu', '--save-every-batches', 1,
+               '--epochs', 30] # as TINY, but long enough never to finish before the signal
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_with_a_checkpoint_and_the_resume_command(whole, tmp_path, signum):
+    "Ctrl-C or kill: a checkpoint, a free lock, one line with the command, status 128 + signal; resuming it is exact."
+    run = tmp_path/'stopped'
+    ckpt = run/'checkpoints'/'last.pth'
+    proc = start(*SIGNAL_ARGS, '--out', tmp_path, '--name', 'stopped', out=tmp_path)
+    deadline = time.time() + 600
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02) # training has begun
+    proc.send_signal(signum)
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 128 + signum, out
+    assert 'Traceback' not in out and out.strip().splitlines()[-1].endswith(f'checkpoint written; continue with: artgan-train --resume {run}'), out
+    assert sum('continue with' in l for l in out.splitlines()) == 1
+    assert not (run/'.lock').exists()
+    ck = load_checkpoint(ckpt, resume=True)
+    assert ck['epoch'] < 3, ck['epoch']
+    r = cli('artgan-train', '--resume', run, '--epochs', 3)
+    assert r.returncode == 0, r.stderr
+    assert_same(whole, run)
+
+class Interrupt(Callback):
+    "Ctrl-C, for real, after `n` batches."
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.train_iter == self.n: os.kill(os.getpid(), signal.SIGINT)
+
+def test_ctrl_c_in_python_stops_with_a_checkpoint(tmp_path):
+    "In Python (a notebook), Ctrl-C is a `KeyboardInterrupt` raised after the checkpoint is written and the lock released."
+    with pytest.raises(KeyboardInterrupt, match='stopped by SIGINT after epoch 0 and 2 batches, checkpoint written'):
+        train(with_options(Config(), **TINY, out=str(tmp_path)), cbs=[Interrupt(2)])
+    run = tmp_path/'abstract-dcgan-32px'
+    ck = load_checkpoint(run/'checkpoints'/'last.pth', resume=True)
+    assert (ck['epoch'], ck['batch']) == (0, 2) and not (run/'.lock').exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler # put back
+
+# --- starting from another run ---
+
+class FirstWeights(Callback):
+    "The generator's and the moving average's weights when the fit begins."
+    def before_fit(self):
+        self.g = {k: v.clone() for k,v in self.learn.model.generator.state_dict().items()}
+        self.ema = {k: v.clone() for k,v in self.learn.gan_trainer.ema.model.state_dict().items()}
+
+def test_init_from_starts_from_the_other_runs_weights(whole, tmp_path):
+    first = FirstWeights()
+    _,run = train(with_options(Config(), **{**TINY, 'epochs': 1}, ema=0.9, init_from=str(whole), out=str(tmp_path)), cbs=[first])
+    src = load_checkpoint(whole/'checkpoints'/'last.pth')['generator']
+    assert all(torch.equal(first.g[k], src[k]) for k in src) and all(torch.equal(first.ema[k], src[k]) for k in src)
+    assert read_config(run/'config.json').run.init_from == str(whole.resolve())
+    r = cli('artgan-train', '--init-from', whole, '--width', 16, '--size', 32, '--nz', 16, '--out', tmp_path/'other')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert f"cannot start from {whole/'checkpoints'/'last.pth'}: its model differs in width 8 (this run: 16)" in r.stderr
+    assert not (tmp_path/'other').exists()
+    r = cli('artgan-train', '--init-from', tmp_path/'nothing', '--out', tmp_path/'other')
+    assert r.returncode == 1 and 'no checkpoint at' in r.stderr and not (tmp_path/'other').exists(), r.stderr
+
+# --- runs whose data changed ---
+
+def paint(path, colour, size=40):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new('RGB', (size, size), colour).save(path)
+
+def make_collection(root, classes:dict):
+    "A folder of plain-coloured PNGs, one subfolder per class: {name: count}."
+    for c,(name,n) in enumerate(classes.items()):
+        for i in range(n): paint(root/name/f'{i}.png', (40 * c + 3 * i, 255 - 5 * i, 7 * i))
+    return root
+
+def test_resume_after_the_data_or_config_changed(tmp_path):
+    data = make_collection(tmp_path/'art', {'a': 12, 'b': 12})
+    cfg = with_options(Config(), data=str(data), size=32, bs=8, nz=16, width=8, epochs=2, device='cpu', workers=0,
+                       cache=str(tmp_path/'cache'), on_collapse='off', out=str(tmp_path/'runs')) # 3 batches per epoch
+    with pytest.raises(RuntimeError, match='simulated crash'): train(cfg, cbs=[Crash(4)])
+    run = tmp_path/'runs'/'art-dcgan-32px'
+    ident = load_checkpoint(run/'checkpoints'/'last.pth')['data']
+    assert (ident['images'], ident['classes']) == (24, ['a', 'b']) and ident['cache'].startswith('art-')
+    paint(data/'a'/'0.png', (255, 0, 255)) # one image replaced
+    with pytest.raises(DataError, match=f"the data of {run} changed since its checkpoint: its files were added, removed or modified"):
+        resume(run)
+    r = cli('artgan-train', '--resume', run)
+    assert r.returncode == 1 and 'pass --allow-data-change' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    edited = (run/'config.json').read_text().replace('"lr_g": 0.0002', '"lr_g": 0.1')
+    (run/'config.json').write_text(edited)
+    with pytest.warns(UserWarning) as w: resume(run, allow_data_change=True)
+    said = [str(m.message) for m in w]
+    assert any('config.json differs from the checkpoint: lr_g 0.1 there, 0.0002 in the checkpoint' in m for m in said), said
+    assert any('continuing on the new data' in m for m in said), said
+    assert read_config(run/'config.json').train.lr_g == 0.0002 # rewritten from the checkpoint
+    make_collection(data, {'c': 8}) # a class added: never allowed
+    r = cli('artgan-train', '--resume', run, '--epochs', 3, '--allow-data-change')
+    assert r.returncode == 1 and '2 classes' not in r.stderr and 'a run cannot change its number of classes' in r.stderr, r.stderr
+    assert 'classes a, b then, a, b, c now' in r.stderr
+    data.rename(tmp_path/'moved')
+    r = cli('artgan-train', '--resume', run, '--epochs', 3)
+    assert r.returncode == 1 and f'the data folder of {run} is missing: {data.resolve()}' in r.stderr, r.stderr
+    assert not (run/'.lock').exists()

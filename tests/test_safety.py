@@ -1,5 +1,5 @@
 "Bad input is refused with a clear message before any work; bad files and full disks never leave a broken run."
-import errno, os, pickle, shutil
+import errno, json, os, pickle, resource, shutil, signal, subprocess, sys
 from pathlib import Path
 
 import pytest, torch
@@ -7,8 +7,8 @@ from fastai.callback.core import Callback
 
 from conftest import cli
 from artgan_nb.callbacks.checkpoint import CheckpointError, atomic_save, load_checkpoint
-from artgan_nb.core import check_options, validate, with_options
-from artgan_nb.run import Config, train, resume, RunLock, RunLocked
+from artgan_nb.core import RUN_MARKER, check_options, validate, with_options
+from artgan_nb.run import Config, train, resume, RunLock, RunLocked, load_gan, write_config, read_config, trim_log
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=2, device='cpu') # 4 batches per epoch
 
@@ -98,16 +98,14 @@ def test_missing_checkpoint(tmp_path):
 
 # --- full disk ---
 
-needs_dev_full = pytest.mark.skipif(not os.path.exists('/dev/full'), reason='/dev/full (a device whose writes fail with ENOSPC) is not available')
-
 def assert_previous_kept(ck, before):
     assert ck.read_bytes() == before and not ck.with_name(ck.name + '.tmp').exists()
 
-@needs_dev_full
-def test_atomic_save_on_a_full_disk_keeps_the_previous_file(tmp_path):
+def test_atomic_save_on_a_full_disk_keeps_the_previous_file(tmp_path, monkeypatch):
     path = atomic_save({'a': torch.ones(3)}, tmp_path/'ck.pth')
     before = path.read_bytes()
-    path.with_name('ck.pth.tmp').symlink_to('/dev/full') # the write really fails with ENOSPC
+    def full(obj, f): f.write(b'half a checkpoint'); raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(torch, 'save', full)
     with pytest.raises(CheckpointError, match=f'could not write {path}: No space left on device'): atomic_save({'a': torch.zeros(10**5)}, path)
     assert_previous_kept(path, before)
 
@@ -119,16 +117,24 @@ def test_atomic_save_failing_at_fsync_keeps_the_previous_file(tmp_path, monkeypa
     with pytest.raises(CheckpointError, match='No space left on device'): atomic_save({'a': torch.zeros(3)}, path)
     assert_previous_kept(path, before)
 
-@needs_dev_full
+def limited(max_bytes):
+    "A `preexec_fn`: no file the process writes may grow past `max_bytes` (the write fails with EFBIG, as on a full disk)."
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN) # fail the write instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    return limit
+
+def resume_limited(run, max_bytes):
+    exe = Path(sys.executable).parent/'artgan-train'
+    return subprocess.run([str(exe), '--resume', str(run)], capture_output=True, text=True, timeout=600, preexec_fn=limited(max_bytes))
+
 def test_training_on_a_full_disk_stops_with_a_clear_message(run):
     ck = run/'checkpoints'/'last.pth'
     before = ck.read_bytes()
-    ck.with_name('last.pth.tmp').symlink_to('/dev/full')
-    clean_error(cli('artgan-train', '--resume', run), f'could not write {ck}: No space left on device')
+    clean_error(resume_limited(run, len(before) // 2), f'could not write {ck}: File too large') # the samples fit, the checkpoint does not
     assert_previous_kept(ck, before)
     (run/'samples'/'epoch_0002.png').unlink() # written by the run that could not save its checkpoint
-    (run/'samples'/'epoch_0002.png').symlink_to('/dev/full') # now the sample grid cannot be written either
-    clean_error(cli('artgan-train', '--resume', run), 'SampleLogger', 'No space left on device')
+    clean_error(resume_limited(run, 4000), 'SampleLogger', 'File too large') # now the sample grid cannot be written either
     assert_previous_kept(ck, before)
     assert not (run/'.lock').exists()
 
@@ -159,3 +165,99 @@ def test_checkpoint_without_training_state_cannot_be_resumed(run):
     torch.save({k: full[k] for k in ('generator', 'discriminator', 'config', 'epoch')}, ck) # as older versions wrote them
     with pytest.raises(CheckpointError, match=f'{ck} cannot be resumed: it lacks opt_g'): resume(run)
     assert not (run/'.lock').exists()
+
+# --- refused before anything is written ---
+
+@pytest.mark.parametrize('opts,message', [(['--seed', -1], 'seed must be in [0, 4294967295], got -1'),
+                                          (['--seed', 2**32], 'seed must be in [0, 4294967295]'),
+                                          (['--device', 'meta'], "device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got 'meta'"),
+                                          (['--device', 'mps'], "device 'mps' is not available here")])
+def test_seed_and_device_refused_before_the_run_folder(tmp_path, opts, message):
+    clean_error(cli('artgan-train', *opts, '--out', tmp_path/'runs'), message)
+    assert not (tmp_path/'runs').exists()
+
+# --- checkpoints that do not fit their model ---
+
+def rewrite(ck_path, change):
+    "Load a checkpoint, let `change(ck)` alter it, save it back (as a damaged or foreign file would be)."
+    ck = load_checkpoint(ck_path)
+    change(ck)
+    torch.save(ck, ck_path)
+
+def test_weights_of_the_wrong_shape_are_one_line(run):
+    ck = run/'checkpoints'/'last.pth'
+    def shrink(c): k = next(iter(c['generator'])); c['generator'][k] = c['generator'][k][:1]
+    rewrite(ck, shrink)
+    with pytest.raises(CheckpointError, match=f'{ck}: its generator weights do not fit the model its config describes \\(size mismatch for'):
+        load_gan(run)
+    clean_error(cli('artgan-sample', run, '--out', run/'g.png'), str(ck), 'its generator weights do not fit', 'size mismatch for')
+    clean_error(cli('artgan-train', '--resume', run), str(ck), 'size mismatch for')
+    assert not (run/'g.png').exists() and not (run/'.lock').exists()
+
+def test_a_checkpoint_of_another_architecture_is_one_line(run):
+    ck = run/'checkpoints'/'last.pth'
+    def other(c): c['config']['model']['arch'] = 'classical'
+    rewrite(ck, other)
+    clean_error(cli('artgan-sample', run, '--out', run/'g.png'), f'{ck}: its', 'weights do not fit the model its config describes (Missing key(s)') # classical's D has spectral norm
+
+def test_non_finite_weights_are_refused_on_load(run):
+    ck = run/'checkpoints'/'last.pth'
+    def poison(c): k = next(iter(c['discriminator'])); c['discriminator'][k].view(-1)[0] = float('inf')
+    rewrite(ck, poison)
+    with pytest.raises(CheckpointError, match=f'{ck} holds non-finite \\(NaN or inf\\) weights, in discriminator'): load_checkpoint(ck)
+    clean_error(cli('artgan-sample', run, '--out', run/'g.png'), f'{ck} holds non-finite (NaN or inf) weights')
+    clean_error(cli('artgan-train', '--resume', run), f'{ck} holds non-finite')
+    assert not (run/'g.png').exists()
+
+NAN_AT_BATCH_6 = '''
+import artgan_nb.run as run
+from fastai.callback.core import Callback
+class Poison(Callback):
+    "The generator's weights turn NaN in the second epoch: the losses follow."
+    def before_batch(self):
+        if self.training and self.train_iter == 5:
+            for p in self.learn.model.generator.parameters(): p.data.fill_(float('nan'))
+callbacks_for = run.callbacks_for
+run.callbacks_for = lambda cfg, folder: callbacks_for(cfg, folder) + [Poison()]
+from artgan_nb.cli import artgan_train
+artgan_train()
+'''
+
+def test_a_run_stopped_by_the_nan_guard_fails_and_says_what_to_do(tmp_path):
+    args = ['--n-images', 72, '--size', 32, '--bs', 16, '--nz', 16, '--width', 8, '--epochs', 2, '--device', 'cpu', '--out', tmp_path, '--name', 'nan']
+    r = subprocess.run([sys.executable, '-c', NAN_AT_BATCH_6, *map(str, args)], capture_output=True, text=True, timeout=600)
+    run = tmp_path/'nan'
+    clean_error(r, 'error: NaNGuard stopped the run: epoch 2, batch 2: non-finite', 'its last checkpoint is kept',
+                f'artgan-train --resume {run} --on-nan rollback', 'lower learning rates (--lr-g, --lr-d)')
+    assert r.returncode == 1 and load_checkpoint(run/'checkpoints'/'last.pth')['epoch'] == 1 and not (run/'.lock').exists()
+
+# --- the run folder is the user's, but only the run folder ---
+
+def test_a_run_folder_holds_its_marker(stopped):
+    assert (stopped/RUN_MARKER).is_file()
+
+@pytest.mark.parametrize('entry', ['log.csv', '.lock', 'samples', 'checkpoints/last.pth.tmp'])
+def test_resume_refuses_links_to_outside_the_run_folder(run, tmp_path, entry):
+    "A resumed run would write through them: refused, and the files outside are untouched."
+    outside = tmp_path/'precious'
+    if entry == 'samples': shutil.rmtree(run/entry); outside.mkdir(); (outside/'keep.png').write_bytes(b'mine')
+    else: (run/entry).unlink(missing_ok=True); outside.write_text('mine')
+    (run/entry).symlink_to(outside)
+    before = sorted((p.name, p.read_bytes()) for p in ([outside] if outside.is_file() else outside.iterdir()))
+    with pytest.raises(ValueError, match=f'refusing to write into {run}: {run/entry} is a symbolic link to {outside}, outside the run folder'):
+        resume(run)
+    clean_error(cli('artgan-train', '--resume', run), 'is a symbolic link to', 'outside the run folder')
+    assert sorted((p.name, p.read_bytes()) for p in ([outside] if outside.is_file() else outside.iterdir())) == before
+
+def test_run_files_are_written_without_following_links(run, tmp_path):
+    "Links inside the run folder (allowed) are replaced when the run writes there, not written through."
+    (run/'config.json').rename(run/'config.copy.json')
+    (run/'config.json').symlink_to('config.copy.json')
+    (run/'log.csv').rename(run/'log.copy.csv')
+    (run/'log.csv').symlink_to('log.copy.csv')
+    before = (run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()
+    write_config(read_config(run/'config.json'), run, 'cpu')
+    trim_log(run/'log.csv', 0)
+    assert not (run/'config.json').is_symlink() and not (run/'log.csv').is_symlink()
+    assert ((run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()) == before
+    assert (run/'log.csv').read_text().count('\n') == 1 # the header only
