@@ -8,7 +8,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/metrics.html.md"""
 __all__ = ['inception_path', 'tf_bilinear', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed', 'enough_images',
            'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes', 'features_key',
            'load_split', 'cached_features', 'nearest', 'memorisation', 'show_closest', 'd_accuracy', 'generate_uint8',
-           'train_images', 'run_dir', 'EvalOptions', 'check_real', 'evaluate', 'report', 'FIDLog']
+           'train_images', 'run_dir', 'EvalOptions', 'check_real', 'evaluate', 'report', 'FIDLog', 'RunFID',
+           'fid_callback']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, json, warnings
@@ -288,3 +289,32 @@ class FIDLog(Callback):
         fake = generate_uint8(self.model.generator, self.n, self.seed, stats=(self.model.spec.mean, self.model.spec.std))[1]
         self.history.append(dict(epoch=self.epoch + 1, **fid_kid(self.real, image_features(self.net, fake))))
         if self.path: write_file(self.path, json.dumps(self.history, indent=2))
+
+# %% ../nbs/11_metrics.ipynb #31eccaae
+from .run import Config
+
+class RunFID(FIDLog):
+    "`FIDLog` into `fid.json` in the learner's run folder (`learn.run_dir`), adding `fid` and `kid` to the epoch's extras."
+    order = 55 # before MetricsLog and EpochSummary, which show the extras
+    def before_fit(self):
+        self.file = Path(self.learn.run_dir)/'fid.json'
+        self.history = json.loads(self.file.read_text()) if self.file.is_file() else [] # a resumed run's earlier epochs
+
+    def after_epoch(self):
+        self.history = [h for h in self.history if h['epoch'] <= self.epoch] # an epoch done again after a resume replaces its entry
+        n = len(self.history)
+        super().after_epoch() # `self.path` is None: FIDLog keeps `history` only
+        if len(self.history) == n: return
+        write_file(self.file, json.dumps(self.history, indent=2))
+        extras = getattr(self.learn, 'epoch_extras', None)
+        if extras is not None: extras.update(fid=self.history[-1]['fid'], kid=self.history[-1]['kid_mean'])
+
+def fid_callback(cfg:Config, # the run's options
+                 every:int, # epochs between evaluations
+                 n:int=64): # generated images per evaluation
+    "A `RunFID` scoring the run of `cfg` every `every` epochs against its held-out images; checks before any work."
+    if not cfg.data.holdout: raise ValueError("fid_every needs held-out images to compare with: set holdout, e.g. --holdout 0.1")
+    images,_ = load_images(cfg.data, cfg.model.size, cfg.train.seed)
+    held = split(images, cfg.data.holdout, cfg.train.seed)[1].images
+    if len(held) < 2: raise ValueError(f"fid_every needs at least 2 held-out images; holdout {cfg.data.holdout} keeps {len(held)} of {len(images)}")
+    return RunFID(image_features(InceptionFeatures(), held), every, n, seed=cfg.train.seed)

@@ -12,7 +12,7 @@ def test_train_then_sample(tmp_path):
     assert r.returncode == 0, r.stderr
     run = tmp_path/'runs'/'tiny'
     assert json.loads((run/'config.json').read_text())['model']['size'] == 32
-    assert sorted(p.name for p in (run/'samples').iterdir()) == ['epoch_0001.png', 'epoch_0002.png', 'evolution.png']
+    assert sorted(p.name for p in (run/'samples').iterdir()) == ['epoch_0001.png', 'epoch_0002.png', 'evolution.gif', 'evolution.png']
     assert Image.open(run/'samples'/'epoch_0002.png').size == (8*34 + 2, 8*34 + 2)  # 64 images, 8 per row
     with open(run/'log.csv') as f: rows = list(csv.DictReader(f))
     assert [r['epoch'] for r in rows] == ['1', '2'] and all(float(r['seconds']) > 0 for r in rows)
