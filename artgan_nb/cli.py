@@ -7,9 +7,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['USER_ERRORS', 'RESUME_OPTIONS', 'SAMPLE_FIELDS', 'IMAGE_EXTS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'EVAL_FIELDS',
            'add_options', 'command', 'options_of', 'message', 'run_command', 'train_parser', 'given_options',
-           'train_or_resume', 'artgan_train', 'SampleOptions', 'artgan_sample', 'gif_bytes', 'write_samples',
-           'write_each', 'write_walk', 'artgan_export', 'write_export', 'artgan_info', 'prepare_report',
-           'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
+           'fid_callbacks', 'train_or_resume', 'artgan_train', 'SampleOptions', 'artgan_sample', 'gif_bytes',
+           'write_samples', 'write_each', 'write_walk', 'artgan_export', 'write_export', 'artgan_info',
+           'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
 
 # %% ../nbs/12_cli.ipynb #ca0afec8
 import argparse, io, json, sys, warnings
@@ -26,8 +26,8 @@ from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
 from .callbacks.checkpoint import CheckpointError, Interrupted
-from .run import Config, RunLocked, RunStopped, train, resume, check_stopped, device_problems
-from .metrics import EvalOptions, evaluate, report, run_dir
+from .run import Config, RunLocked, RunStopped, train, resume, check_stopped, device_problems, read_checkpoint, config_of
+from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
 from .explore import load_run
 
 # %% ../nbs/12_cli.ipynb #a2908b43
@@ -88,15 +88,22 @@ def given_options(argv:list=None): # the arguments; None: the command line's
     given = vars(train_parser().parse_args(argv, argparse.Namespace(**{f.name: unset for f in option_fields(Config)})))
     return {f.name: given[f.name] for f in option_fields(Config) if given[f.name] is not unset}
 
+def fid_callbacks(cfg:Config): # the run's options
+    "The FID-during-training callback that `--fid-every` asks for, if it does (see `metrics.fid_callback`)."
+    return [fid_callback(cfg, cfg.run.fid_every)] if cfg.run.fid_every else None
+
 def train_or_resume(opts:dict, # the options given, by name
                     run=None): # a run folder to resume instead
     "Train a new run with `opts`, or resume `run` (with `RESUME_OPTIONS` only); a run the NaN guard stopped is an error."
-    if run is None: learn,folder = train(**opts)
+    if run is None:
+        cfg = validate(with_options(Config(), **opts))
+        learn,folder = train(cfg, cbs=fid_callbacks(cfg))
     else:
         other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
         if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
                                    "(it takes only --epochs, --on-nan and --allow-data-change)")
-        learn,folder = resume(run, **opts)
+        saved = config_of(read_checkpoint(run)) if Path(run).is_dir() else None # else `resume` names the missing folder
+        learn,folder = resume(run, cbs=saved and fid_callbacks(saved), **opts)
     check_stopped(learn, folder)
 
 def artgan_train(argv:list=None): # the arguments; None: the command line's

@@ -53,6 +53,8 @@ class RunOptions:
     save_every_batches: int = option(0, 'also checkpoint every this many batches; 0: only at epoch ends', lo=0)
     out: str = option('runs', 'folder that holds the run folders')
     name: str = option('', "the run folder's name; empty: derived from the data and the model")
+    sample_every: int = option(0, 'also write a sample grid every this many images seen, within epochs; 0: only after each epoch', lo=0)
+    fid_every: int = option(0, "FID of 64 samples against the run's held-out images every this many epochs (needs holdout); 0: never", lo=0)
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model options must match; '': none")
     allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint (not their classes)')
@@ -167,7 +169,7 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                   run:Path): # the run folder
     "The callbacks that record, guard and checkpoint the run in folder `run`."
     r = cfg.run
-    cbs = [TensorBoardWriter(run), NaNGuard(r.on_nan), SampleLogger(run, seed=cfg.train.seed), MetricsLog(run), EpochSummary(),
+    cbs = [TensorBoardWriter(run, to_dict(cfg)), NaNGuard(r.on_nan), SampleLogger(run, seed=cfg.train.seed, every=r.sample_every), MetricsLog(run), EpochSummary(),
            Checkpoint(run, to_dict(cfg), every=r.save_every, every_batches=r.save_every_batches)]
     if r.adaptive_lr: cbs.append(AdaptiveLR(run_dir=run))
     if r.early_stop: cbs.append(EarlyStop(patience=r.early_stop))
