@@ -336,7 +336,7 @@ def summarize(spec:ModelSpec): # a conditional spec with n_classes 0 is shown wi
 # %% ../nbs/04_models.ipynb #df0c3ce9
 import importlib.util, io, json
 from dataclasses import asdict
-from .core import denorm, write_file, quiet_jit
+from .core import write_file, quiet_jit
 
 class ImageGenerator(nn.Module):
     "G followed by the undoing of its normalisation: z (N, nz), and labels y (N,) if conditional, -> uint8 images."
@@ -349,7 +349,7 @@ class ImageGenerator(nn.Module):
 
     def forward(self, z, y=None):
         x = self.G(z) if y is None else self.G(z, y)
-        return (denorm(x, self.mean, self.std) * 255).round().to(torch.uint8)
+        return ((x * self.std + self.mean).clamp(0, 1) * 255).round().to(torch.uint8) # `denorm`, with the statistics as buffers
 
 # %% ../nbs/04_models.ipynb #9e900ee1
 def export_meta(spec:ModelSpec, classes=()): # the generator's spec; the names of its classes

@@ -62,6 +62,10 @@ def test_eval_refuses(run, real, capsys, monkeypatch, args, words):
 def test_eval_on_a_missing_run(real, capsys, tmp_path):
     assert f"no checkpoint at {tmp_path/'nope'}" in one_line_error(capsys, commands.artgan_eval, tmp_path/'nope', '--real', real/'fresh')
 
+def test_eval_of_a_file_that_is_no_checkpoint(run, real, capsys):
+    "The run's config.json is not a checkpoint: said so, not that it might run code."
+    assert f"{run/'config.json'} is not a checkpoint" in one_line_error(capsys, commands.artgan_eval, run/'config.json', '--real', real/'fresh')
+
 INFO = [(['--arch', 'foo'], "arch must be one of dcgan, dcgan-fc, classical, got 'foo'"),
         (['--size', 48], 'size must be one of 32, 64, 128, 256, got 48'),
         (['--attn', 5], 'no 5px feature map for self-attention'),

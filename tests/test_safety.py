@@ -9,6 +9,7 @@ from conftest import cli
 from artgan_nb.callbacks.checkpoint import CheckpointError, atomic_save, load_checkpoint
 from artgan_nb.core import RUN_MARKER, check_options, validate, with_options
 from artgan_nb.run import Config, train, resume, RunLock, RunLocked, load_gan, write_config, read_config, trim_log
+from artgan_nb.callbacks.record import append_row, read_log
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=2, device='cpu') # 4 batches per epoch
 
@@ -261,3 +262,11 @@ def test_run_files_are_written_without_following_links(run, tmp_path):
     assert not (run/'config.json').is_symlink() and not (run/'log.csv').is_symlink()
     assert ((run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()) == before
     assert (run/'log.csv').read_text().count('\n') == 1 # the header only
+
+def test_logs_are_appended_without_following_links(tmp_path):
+    "A log.csv that is a link is replaced by a file of its own when a row is added; the file it pointed to is untouched."
+    outside = tmp_path/'precious.csv'; outside.write_bytes(b'epoch,loss_d\r\n1,0.5\r\n')
+    (tmp_path/'run').mkdir(); (tmp_path/'run'/'log.csv').symlink_to(outside)
+    rows = append_row(tmp_path/'run'/'log.csv', {'epoch': 2, 'loss_d': 0.25})
+    assert outside.read_bytes() == b'epoch,loss_d\r\n1,0.5\r\n' and not (tmp_path/'run'/'log.csv').is_symlink()
+    assert [r['epoch'] for r in read_log(tmp_path/'run'/'log.csv')] == ['1', '2'] and len(rows) == 2

@@ -73,6 +73,9 @@ def load_checkpoint(path, # a .pth file written by `Checkpoint`
     "A checkpoint written by `Checkpoint`, loaded as plain data only: pickled code is refused, never run."
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f"no checkpoint at {path}")
+    with open(path, 'rb') as f: magic = f.read(2)
+    if magic and magic != b'PK' and magic[:1] != b'\x80': # torch.save writes a zip file (long ago, a pickle)
+        raise CheckpointError(f"{path} is not a checkpoint: give a run folder or the .pth file in its checkpoints folder")
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' not in str(e): raise CheckpointError(f"{path} is corrupted: {e}") from None

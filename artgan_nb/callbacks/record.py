@@ -23,7 +23,7 @@ from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import ProgressBar, ConsoleProgressBar, html_progress_bar, format_time
 from torch.utils.tensorboard import SummaryWriter
 
-from ..core import save_grid, image_grid, save_figure, write_file
+from ..core import save_grid, image_grid, save_figure, write_file, open_append
 from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
@@ -166,17 +166,18 @@ def read_log(path): # a log.csv
 
 def append_row(path, # a csv file, created if missing
                row:dict): # column name -> value
-    "Append `row`; rewrite the file with a wider header when `row` brings new columns. Returns every row."
+    "Append `row` (never through a symbolic link); rewrite the file with a wider header when `row` brings new columns. Returns every row."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = read_log(path) if path.exists() else []
     fields = list(dict.fromkeys([*(rows[0] if rows else []), *row]))
-    if rows and len(fields) == len(rows[0]):
-        with open(path, 'a', newline='') as f: csv.DictWriter(f, fields).writerow(row)
+    if rows and len(fields) == len(rows[0]) and not path.is_symlink(): # a link is replaced by a new file
+        with open_append(path) as f: csv.DictWriter(f, fields, lineterminator='\r\n').writerow(row)
     else:
-        with open(path, 'w', newline='') as f:
-            w = csv.DictWriter(f, fields)
-            w.writeheader(); w.writerows([*rows, row])
+        buf = io.StringIO(newline='')
+        w = csv.DictWriter(buf, fields, lineterminator='\r\n')
+        w.writeheader(); w.writerows([*rows, row])
+        write_file(path, buf.getvalue())
     return [*rows, row]
 
 # %% ../../nbs/07_callbacks_record.ipynb #f3b7d3b0
