@@ -19,7 +19,7 @@ from .models import ModelSpec
 from .data.abstract import ABSTRACT_CLASSES
 from .data.loaders import BUILTIN, load_images, split
 from .callbacks.checkpoint import CheckpointError
-from .run import device_problems, read_checkpoint, config_of, gan_of
+from .run import device_problems, read_checkpoint, config_of, gan_of, checkpoint_path
 from .metrics import InceptionFeatures, image_features, cached_features, nearest, to_uint8, run_dir
 
 # %% ../nbs/13_explore.ipynb #e8b996f3
@@ -96,7 +96,7 @@ def load_run(run_or_checkpoint, # a run folder or a checkpoint file
     if bad := device_problems(str(device)): raise ValueError(bad[0])
     device = get_device(str(device))
     ck = read_checkpoint(p, device)
-    G,_,spec = gan_of(ck, device, ema)
+    G,_,spec = gan_of(ck, device, ema, name=checkpoint_path(p))
     return Explorer(G, spec, config_of(ck), run_dir(p), ck.get('data', {}).get('classes') or ())
 
 # %% ../nbs/13_explore.ipynb #ff0dbf4a
