@@ -10,6 +10,7 @@ from .train import *
 from .callbacks.record import *
 from .callbacks.guards import *
 from .callbacks.checkpoint import *
+from .recipes import *
 from .run import *
 from .metrics import *
 from .explore import *

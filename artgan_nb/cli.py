@@ -26,7 +26,8 @@ from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
 from .callbacks.checkpoint import CheckpointError, Interrupted
-from .run import Config, RunLocked, RunStopped, train, resume, check_stopped, device_problems, read_checkpoint, config_of
+from .run import Config, RunLocked, RunStopped, train, resume, check_stopped, device_problems, read_checkpoint, config_of, with_recipe
+from .recipes import recipes_text
 from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
 from .explore import load_run
 
@@ -76,10 +77,11 @@ def run_command(f, *args, **kwargs):
 RESUME_OPTIONS = ('epochs', 'on_nan', 'allow_data_change') # the only options `--resume` takes
 
 def train_parser():
-    "The parser of `artgan-train`: every option of `Config`, and `--resume`."
+    "The parser of `artgan-train`: every option of `Config`, `--resume` and `--list-recipes`."
     p = add_options(command('artgan-train', 'Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
     p.add_argument('--resume', metavar='RUN', help='a run folder to continue where it stopped, with its saved options '
                    '(also: --epochs N, a new total for a finished run; --on-nan; --allow-data-change)')
+    p.add_argument('--list-recipes', action='store_true', help='print each recipe (--recipe NAME): its paper and the options it sets')
     return p
 
 def given_options(argv:list=None): # the arguments; None: the command line's
@@ -94,9 +96,9 @@ def fid_callbacks(cfg:Config): # the run's options
 
 def train_or_resume(opts:dict, # the options given, by name
                     run=None): # a run folder to resume instead
-    "Train a new run with `opts`, or resume `run` (with `RESUME_OPTIONS` only); a run the NaN guard stopped is an error."
+    "Train a new run with `opts` (over the recipe they name, if any), or resume `run` (with `RESUME_OPTIONS` only); a run the NaN guard stopped is an error."
     if run is None:
-        cfg = validate(with_options(Config(), **opts))
+        cfg = validate(with_recipe(Config(), **opts))
         learn,folder = train(cfg, cbs=fid_callbacks(cfg))
     else:
         other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
@@ -107,8 +109,9 @@ def train_or_resume(opts:dict, # the options given, by name
     check_stopped(learn, folder)
 
 def artgan_train(argv:list=None): # the arguments; None: the command line's
-    "Train a GAN, or resume one (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
+    "Train a GAN, or resume one, or list the recipes (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
     args = train_parser().parse_args(argv)
+    if args.list_recipes: return print(recipes_text())
     try: run_command(train_or_resume, given_options(argv), args.resume)
     except Interrupted as e: sys.stdout.flush(); print(e, file=sys.stderr); sys.exit(128 + e.signum) # the line comes last
     except KeyboardInterrupt: print('interrupted before training started: nothing to resume', file=sys.stderr); sys.exit(130)
