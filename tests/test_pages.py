@@ -12,7 +12,7 @@ import build_site, readme  # noqa: E402
 
 MAX_BYTES = 1_500_000
 NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith('_'))
-NUMBERED = sorted(p for p in NOTEBOOKS if re.match(r'\d\d_', p.name))
+NUMBERED = sorted(p for p in NOTEBOOKS if re.match(r'\d\d[a-z]?_', p.name)) # 09a_recipes sorts between 09_ and 10_
 
 # What a reader must never see in a stored output, with the reason a failure gives.
 BAD = [(re.compile(r'/work/|/tmp/|/home/|/root/|/usr/|site-packages'), 'an absolute machine path'),
@@ -49,7 +49,7 @@ def default_exps(nb:dict):
 
 def module_of(stem:str):
     "The module a numbered notebook exports: `02_data_collection` -> `data.collection`, `04_models` -> `models`."
-    return re.sub(r'^\d+_', '', stem).replace('_', '.')
+    return re.sub(r'^\d+[a-z]?_', '', stem).replace('_', '.')
 
 # --- the checks themselves, on a synthetic notebook ---
 
@@ -75,6 +75,7 @@ def test_problems_on_a_synthetic_notebook():
     assert problems(_nb(err), 'nb') == ["nb cell 1 ('#| default_exp data.collection'): an error output (ValueError)"]
     assert default_exps(clean) == ['data.collection'] and module_of('02_data_collection') == 'data.collection'
     assert module_of('04_models') == 'models' and module_of('09_callbacks_checkpoint') == 'callbacks.checkpoint'
+    assert module_of('09a_recipes') == 'recipes'
 
 def test_readme_link_rewriting(tmp_path):
     (tmp_path/'nbdev.yml').write_text('website:\n  site-url: "https://example.org/docs/"\n')
