@@ -22,7 +22,7 @@ def runs(tmp_path_factory):
     "Weights after every batch: 2 processes x batch 8, 2 epochs; 1 process x batch 16; 2 processes, 1 epoch then resumed to 2."
     out = tmp_path_factory.mktemp('parallel')
     run_worker(launch_args([out/'full', 8, 2], 2, WORKER), out)
-    run_worker([sys.executable, WORKER, out/'one', 16, 2], out)
+    run_worker([sys.executable, WORKER, out/'one', '16', '2'], out)
     run_worker(launch_args([out/'resumed', 8, 1, 2], 2, WORKER), out)
     return lambda name: torch.load(out/name, weights_only=True)
 
