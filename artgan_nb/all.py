@@ -11,5 +11,6 @@ from .callbacks.record import *
 from .callbacks.guards import *
 from .callbacks.checkpoint import *
 from .run import *
+from .parallel import *
 from .metrics import *
 from .explore import *

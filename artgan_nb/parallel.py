@@ -7,7 +7,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/parallel.html.md"""
 # %% auto #0
 __all__ = ['WRITERS', 'world', 'start_ranks', 'on_rank0', 'comm_device', 'RankDL', 'AllReduceSum', 'global_batch_norm',
            'SyncedBatchNorm', 'sync_batchnorm', 'unsync_batchnorm', 'average_gradients', 'rank_inputs',
-           'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train', 'resume', 'launch_args', 'launch']
+           'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel', 'resume_parallel',
+           'launch_args', 'launch']
 
 # %% ../nbs/10a_parallel.ipynb #34ec0ba4
 import signal, subprocess, sys, tempfile
@@ -199,7 +200,7 @@ def fit_parallel(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
             with catch_signals(learn), learn.no_bar(), learn.no_logging(): learn.fit(cfg.train.epochs)
     return learn
 
-def train(cfg:Config=None, # the run's options; None: the defaults
+def train_parallel(cfg:Config=None, # the run's options; None: the defaults
           cbs=None, # further callbacks, on every rank
           **options): # options by name, on top of `cfg`
     "`run.train` on every launched process: one run folder (rank 0's), G and D data-parallel; return (learner, run folder)."
@@ -218,7 +219,7 @@ def train(cfg:Config=None, # the run's options; None: the defaults
         return fit_parallel(learn, cfg, run, cbs=cbs),run
 
 # %% ../nbs/10a_parallel.ipynb #a2fd55b6
-def resume(run, # a run folder
+def resume_parallel(run, # a run folder
            epochs:int=None, # a new total of epochs, more than those done; None: the run's own
            allow_data_change:bool=False, # continue although the images changed (never their number of classes)
            cbs=None, # further callbacks, on every rank

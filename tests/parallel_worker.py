@@ -1,4 +1,4 @@
-"""Launched by tests/test_parallel.py: `worker.py OUT BS EPOCHS [RESUME_TO]` trains a tiny run with `artgan_nb.parallel.train`
+"""Launched by tests/test_parallel.py: `worker.py OUT BS EPOCHS [RESUME_TO]` trains a tiny run with `artgan_nb.parallel.train_parallel`
 (then resumes it to RESUME_TO epochs) and saves each rank's weights after every batch to OUT/weights_<world>_<rank>[_resumed].pt."""
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib, num_distrib
-from artgan_nb.parallel import train, resume
+from artgan_nb.parallel import train_parallel, resume_parallel
 
 class Weights(Callback):
     "Every floating-point tensor of G's and D's state after each training batch, flattened, saved at the end of the fit."
@@ -19,6 +19,6 @@ class Weights(Callback):
 
 out,bs,epochs = Path(sys.argv[1]),int(sys.argv[2]),int(sys.argv[3])
 name = f"weights_{max(num_distrib(), 1)}_{rank_distrib()}"
-learn,run = train(n_images=32, size=32, nz=8, width=4, bs=bs, epochs=epochs, diffaug='none', on_collapse='off', out=str(out/'runs'),
+learn,run = train_parallel(n_images=32, size=32, nz=8, width=4, bs=bs, epochs=epochs, diffaug='none', on_collapse='off', out=str(out/'runs'),
                   device='cpu', cbs=[Weights(out/f"{name}.pt")])
-if len(sys.argv) > 4: resume(run, epochs=int(sys.argv[4]), cbs=[Weights(out/f"{name}_resumed.pt")])
+if len(sys.argv) > 4: resume_parallel(run, epochs=int(sys.argv[4]), cbs=[Weights(out/f"{name}_resumed.pt")])
