@@ -7,11 +7,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/parallel.html.md"""
 # %% auto #0
 __all__ = ['WRITERS', 'world', 'start_ranks', 'on_rank0', 'comm_device', 'RankDL', 'AllReduceSum', 'global_batch_norm',
            'SyncedBatchNorm', 'sync_batchnorm', 'unsync_batchnorm', 'average_gradients', 'rank_inputs',
-           'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel', 'resume_parallel',
-           'launch_args', 'launch']
+           'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel', 'processes_of',
+           'resume_parallel', 'launch_args', 'launch']
 
 # %% ../nbs/10a_parallel.ipynb #34ec0ba4
-import signal, subprocess, sys, tempfile
+import json, re, signal, subprocess, sys, tempfile, warnings
 from pathlib import Path
 
 import torch
@@ -201,8 +201,8 @@ def fit_parallel(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
     return learn
 
 def train_parallel(cfg:Config=None, # the run's options; None: the defaults
-          cbs=None, # further callbacks, on every rank
-          **options): # options by name, on top of `cfg`
+                   cbs=None, # further callbacks, on every rank
+                   **options): # options by name, on top of `cfg`
     "`run.train` on every launched process: one run folder (rank 0's), G and D data-parallel; return (learner, run folder)."
     cfg = with_options(cfg or Config(), **options)
     if num_distrib() <= 1: return runs.train(cfg, cbs)
@@ -219,11 +219,18 @@ def train_parallel(cfg:Config=None, # the run's options; None: the defaults
         return fit_parallel(learn, cfg, run, cbs=cbs),run
 
 # %% ../nbs/10a_parallel.ipynb #a2fd55b6
+def processes_of(run):
+    "How many processes `run/config.json` says the run trained on: 1 if it names none, None if it cannot be read."
+    try: device = json.loads((Path(run)/'config.json').read_text())['env']['device']
+    except (OSError, ValueError, KeyError, TypeError): return None
+    m = re.search(r'(\d+) processes', str(device))
+    return int(m.group(1)) if m else 1
+
 def resume_parallel(run, # a run folder
-           epochs:int=None, # a new total of epochs, more than those done; None: the run's own
-           allow_data_change:bool=False, # continue although the images changed (never their number of classes)
-           cbs=None, # further callbacks, on every rank
-           on_nan:str=None): # a new `on_nan` action; None: the run's
+                    epochs:int=None, # a new total of epochs, more than those done; None: the run's own
+                    allow_data_change:bool=False, # continue although the images changed (never their number of classes)
+                    cbs=None, # further callbacks, on every rank
+                    on_nan:str=None): # a new `on_nan` action; None: the run's
     "`run.resume` on every launched process (as many as the run was trained on, for an exact resume); return (learner, run folder)."
     if num_distrib() <= 1: return runs.resume(run, epochs, allow_data_change, cbs, on_nan)
     rank,n = start_ranks()
@@ -239,6 +246,9 @@ def resume_parallel(run, # a run folder
         learn = prepare(cfg, report=None)
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
         if rank == 0:
+            k = processes_of(run)
+            if k not in (None, n): warnings.warn(f"{run} trained on {k} process{'es' if k > 1 else ''}, resumed on {n}: the global batch "
+                                                 f"changes from {k} x {cfg.train.bs} to {n} x {cfg.train.bs} images, so the resume is not exact")
             write_config(cfg, run, f"{learn.dls.device}, {n} processes")
             trim_log(run/'log.csv', ck['epoch'])
             done = f"{ck['epoch']} epochs" + (f" and {ck['batch']} batches" if ck['batch'] else '')

@@ -19,24 +19,23 @@ def run_worker(cmd, out):
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-    "Weights after every batch: 2 processes x batch 8, 2 epochs; 1 process x batch 16; 2 processes, 1 epoch then resumed to 2."
+    "Weights after every batch: 2 processes x batch 8 (2 epochs; 1 epoch then resumed to 2), and 1 process x batch 16 (2 epochs)."
     out = tmp_path_factory.mktemp('parallel')
-    run_worker(launch_args([out/'full', 8, 2], 2, WORKER), out)
-    run_worker([sys.executable, WORKER, out/'one', '16', '2'], out)
-    run_worker(launch_args([out/'resumed', 8, 1, 2], 2, WORKER), out)
-    return lambda name: torch.load(out/name, weights_only=True)
+    run_worker(launch_args([out, 8], 2, WORKER), out)
+    run_worker([sys.executable, str(WORKER), str(out), '16'], out)
+    return lambda name: torch.load(out/f"weights_{name}.pt", weights_only=True)
 
 def test_ranks_identical(runs):
-    a,b = runs('full/weights_2_0.pt'),runs('full/weights_2_1.pt')
-    assert a.shape[0] == 4 and torch.equal(a, b)
+    a,b = runs('2_0_full'),runs('2_1_full')
+    assert a.shape[0] == 4 and torch.equal(a, b) # 2 epochs of 2 batches
+    assert torch.equal(runs('2_0_resumed'), runs('2_1_resumed'))
 
 def test_matches_one_process_double_batch(runs):
-    two,one = runs('full/weights_2_0.pt'),runs('full/weights_1_0.pt')
+    two,one = runs('2_0_full'),runs('1_0_full')
     assert two.shape == one.shape
     assert not torch.equal(two[0], two[-1]) # the weights moved
     torch.testing.assert_close(two, one, rtol=0, atol=1e-5)
 
 def test_resume_exact(runs):
-    full,first,rest = runs('full/weights_2_0.pt'),runs('resumed/weights_2_0.pt'),runs('resumed/weights_2_0_resumed.pt')
+    full,first,rest = runs('2_0_full'),runs('2_0_part'),runs('2_0_resumed')
     assert torch.equal(first, full[:2]) and torch.equal(rest, full[2:])
-    assert torch.equal(rest, runs('resumed/weights_2_1_resumed.pt'))
