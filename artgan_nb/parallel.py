@@ -269,4 +269,7 @@ def launch_args(argv, # the script's arguments
 
 def launch(argv, nproc:int, script=None):
     "Run `script` (default: `artgan-train`) with `argv` on `nproc` processes through `accelerate launch`; return its exit status."
-    return subprocess.run(launch_args(argv, nproc, script)).returncode
+    with subprocess.Popen(launch_args(argv, nproc, script)) as p:
+        while True:
+            try: return p.wait()
+            except KeyboardInterrupt: pass # Ctrl-C reached the launched processes too: they stop at the same batch, with a checkpoint
