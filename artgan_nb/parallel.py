@@ -86,7 +86,7 @@ class AllReduceSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, t): t = t.clone(); dist.all_reduce(t); return t
     @staticmethod
-    def backward(ctx, g): g = g.clone(); dist.all_reduce(g); return g
+    def backward(ctx, g): return AllReduceSum.apply(g) # differentiable again: gradient penalties differentiate through it
 
 def global_batch_norm(bn:_BatchNorm, x, total=AllReduceSum.apply): # `total`: the sum over ranks of a tensor
     "BatchNorm `bn` in training mode on `x`, with the statistics of the global batch; updates `bn`'s running statistics."
