@@ -12,5 +12,6 @@ from .callbacks.guards import *
 from .callbacks.checkpoint import *
 from .recipes import *
 from .run import *
+from .parallel import *
 from .metrics import *
 from .explore import *
