@@ -22,7 +22,7 @@ from fastai.callback.core import Callback
 import artgan_nb
 from .core import option, validate, with_options, to_dict, from_dict, seed_everything, get_device, write_file, RUN_MARKER
 from .data.collection import format_report, DataError
-from .data.loaders import BUILTIN, DataOptions, load_images, gan_dls
+from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec, build_gan
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
@@ -79,7 +79,7 @@ def with_recipe(cfg:Config, # the options to start from
 # %% ../nbs/10_run.ipynb #16e0c289
 def run_name(cfg:Config):
     "The run folder's name: as given, or data, architecture and size."
-    data = 'abstract' if cfg.data.data == BUILTIN else Path(cfg.data.data).name
+    data = cfg.data.data.removeprefix('builtin:') if cfg.data.data in BUILTINS else Path(cfg.data.data).name
     return cfg.run.name or f"{data}-{cfg.model.arch}-{cfg.model.size}px"
 
 def new_run_dir(out, name):
@@ -140,14 +140,14 @@ def prepare(cfg:Config, report=print): # `report(text)` shows the data report; N
     if rep is not None and report is not None: report(format_report(rep))
     d = cfg.data
     dls = gan_dls(images, bs=cfg.train.bs, seed=cfg.train.seed, device=get_device(cfg.run.device), norm=d.norm,
-                  augment=d.augment(), holdout=d.holdout)
+                  augment=d.augment(), holdout=d.holdout, mirror=d.mirror)
     learn = gan_learner(dls, cfg.model, cfg.train)
     learn.data_identity = data_identity(images, rep) # the checkpoints keep it
     return learn
 
 def resolved(cfg:Config, learn):
     "`cfg` with every value as `learn` uses it: the filled model spec and training options, absolute paths."
-    data = cfg.data if cfg.data.data == BUILTIN else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
+    data = cfg.data if cfg.data.data in BUILTINS else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
     run = cfg.run if not cfg.run.init_from else replace(cfg.run, init_from=str(Path(cfg.run.init_from).resolve()))
     return replace(cfg, data=data, model=learn.model.spec, train=learn.opts, run=run)
 
@@ -284,7 +284,7 @@ def check_data(old:dict, new:dict, run, allow:bool=False): # `data_identity`s; t
 
 def check_data_folder(cfg:Config, run):
     "Name the data folder of `run` if it is missing."
-    if cfg.data.data != BUILTIN and not Path(cfg.data.data).is_dir():
+    if cfg.data.data not in BUILTINS and not Path(cfg.data.data).is_dir():
         raise DataError(f"the data folder of {run} is missing: {cfg.data.data} (put the images back there to resume it)")
 
 def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None):

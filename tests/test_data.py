@@ -196,3 +196,66 @@ def test_show_batch_shows_real_images(tmp_path):
     assert len(shown) == 6 and all(a.shape == (32, 32, 3) for a in shown)
     real = {tuple(cache.images[i].permute(1, 2, 0).reshape(-1, 3)[0].tolist()) for i in range(len(cache))}
     assert all(tuple((a[0, 0] * 255).round().astype(int).tolist()) in real for a in shown)   # denormalised: the cache's pixels
+
+# The data options of issue 12: rotate, zoom, pad_color, mirror and the built-in shapes.
+
+from fastai.callback.core import Callback
+from artgan_nb.callbacks.checkpoint import atomic_save, load_checkpoint
+from artgan_nb.core import to_dict, with_options
+from artgan_nb.run import Config, read_config, resume, train
+from conftest import cli
+
+NEW = dict(rotate=0.0, zoom=0.0, pad_color='black', mirror=False)     # the new options and their defaults
+TINY = dict(size=32, bs=16, nz=16, width=8, epochs=2, device='cpu', save_every_batches=2)
+
+class Crash(Callback):
+    "Stop with an error after `n` batches, as a crash would."
+    order = 200
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.train_iter == self.n: raise RuntimeError('simulated crash')
+
+def weights(run):
+    ck = load_checkpoint(Path(run)/'checkpoints'/'last.pth')
+    return {f'{net}.{k}': v for net in ('generator', 'discriminator') for k,v in ck[net].items()},(ck['epoch'], ck['batch'])
+
+def test_shapes_mirror_rotate_zoom_train_and_resume_exactly(tmp_path):
+    "Greyscale shapes, mirrored, rotated and zoomed: epochs twice as long, config.json keeps the options, a crashed run resumes exactly."
+    opts = dict(TINY, data='builtin:shapes', n_images=24, gray=True, mirror=True, rotate=10.0, zoom=0.1, holdout=0.25)
+    learn,whole = train(with_options(Config(), **opts, out=str(tmp_path/'whole')))
+    assert whole.name == 'shapes-dcgan-32px' and learn.model.spec.nc == 1
+    assert (len(learn.dls.train.dataset), len(learn.dls.train), len(learn.dls.valid.dataset)) == (36, 2, 6) # 18 images both ways; 6 held out
+    data = read_config(whole/'config.json').data
+    assert (data.data, data.mirror, data.rotate, data.zoom) == ('builtin:shapes', True, 10.0, 0.1)
+    with pytest.raises(RuntimeError, match='simulated crash'): train(with_options(Config(), **opts, out=str(tmp_path/'crash')), cbs=[Crash(3)])
+    run = tmp_path/'crash'/'shapes-dcgan-32px'
+    assert weights(run)[1] == (1, 0)
+    resume(run)
+    (a,ea),(b,eb) = weights(whole),weights(run)
+    assert ea == eb == (2, 0) and [k for k in a if not torch.equal(a[k], b[k])] == []
+
+def test_old_run_without_the_new_options_resumes(tmp_path):
+    "A run whose config.json and checkpoint predate the new options loads with their defaults (today's behaviour) and resumes."
+    _,run = train(with_options(Config(), **dict(TINY, n_images=32, epochs=1), out=str(tmp_path)))
+    ck = load_checkpoint(run/'checkpoints'/'last.pth')
+    for k in NEW: del ck['config']['data'][k]
+    atomic_save(ck, run/'checkpoints'/'last.pth')
+    cfg = json.loads((run/'config.json').read_text())
+    assert {k: cfg['data'].pop(k) for k in NEW} == NEW
+    (run/'config.json').write_text(json.dumps(cfg))
+    assert read_config(run/'config.json').data.augment() is None
+    learn,_ = resume(run, epochs=2)
+    assert len(learn.dls.train) == 2 and weights(run)[1] == (2, 0)
+
+@pytest.mark.parametrize('options,expect', [(dict(rotate=-1.0, zoom=1.0), 'rotate must be in [0, 180], got -1.0\n  zoom must be in [0, 1), got 1.0'),
+                                            (dict(pad_color='grey'), "pad_color must be black, white, mean or #rrggbb, not 'grey'"),
+                                            (dict(data='builtin:squares'), 'data must be builtin:abstract, builtin:shapes or a folder of images'),
+                                            (dict(mirror='yes'), "mirror must be of type bool, got 'yes'")])
+def test_bad_data_options_are_refused_before_any_file(tmp_path, options, expect):
+    with pytest.raises(ValueError) as e: train(with_options(Config(), **TINY, **options, out=str(tmp_path/'runs')))
+    assert expect in str(e.value) and not (tmp_path/'runs').exists()
+
+def test_pad_color_on_the_command_line(tmp_path):
+    r = cli('artgan-train', '--data', 'builtin:shapes', '--pad-color', '#12345', '--out', tmp_path)
+    assert r.returncode == 1 and r.stderr.strip().endswith("pad_color must be black, white, mean or #rrggbb, not '#12345'") and 'Traceback' not in r.stderr
+    assert list(tmp_path.iterdir()) == []
