@@ -41,7 +41,7 @@ def append_rows(path, # a csv file, created (with its header) if missing
 def trim_rows(path, n:int): # a csv file (nothing happens if it is missing); the rows to keep
     "Keep the header and the first `n` rows of a csv file."
     path = Path(path)
-    if path.exists(): write_file(path, ''.join(path.read_text().splitlines(keepends=True)[:1 + n]))
+    if path.exists(): write_file(path, b''.join(path.read_bytes().splitlines(keepends=True)[:1 + n])) # bytes: keep csv's \r\n
 
 # %% ../../nbs/08a_callbacks_losses.ipynb #4a5e7155
 def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one per D step) and 'loss_g', as `read_log` gives them
