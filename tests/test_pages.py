@@ -12,7 +12,7 @@ import build_site, readme  # noqa: E402
 
 MAX_BYTES = 1_500_000
 NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith('_'))
-NUMBERED = sorted(p for p in NOTEBOOKS if re.match(r'\d\d_', p.name))
+NUMBERED = sorted(p for p in NOTEBOOKS if re.match(r'\d\d[a-z]?_', p.name))
 
 # What a reader must never see in a stored output, with the reason a failure gives.
 BAD = [(re.compile(r'/work/|/tmp/|/home/|/root/|/usr/|site-packages'), 'an absolute machine path'),
@@ -49,7 +49,7 @@ def default_exps(nb:dict):
 
 def module_of(stem:str):
     "The module a numbered notebook exports: `02_data_collection` -> `data.collection`, `04_models` -> `models`."
-    return re.sub(r'^\d+_', '', stem).replace('_', '.')
+    return re.sub(r'^\d+[a-z]?_', '', stem).replace('_', '.')
 
 # --- the checks themselves, on a synthetic notebook ---
 
