@@ -9,6 +9,7 @@ from .losses import *
 from .train import *
 from .callbacks.record import *
 from .callbacks.guards import *
+from .callbacks.losses import *
 from .callbacks.checkpoint import *
 from .recipes import *
 from .run import *

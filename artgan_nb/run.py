@@ -27,7 +27,9 @@ from .models import ModelSpec, build_gan
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress, images_seen, run_summary
+from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
+from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
                                             SignalStop, interrupted, resume_command)
 
@@ -55,11 +57,22 @@ class RunOptions:
     name: str = option('', "the run folder's name; empty: derived from the data and the model")
     sample_every: int = option(0, 'also write a sample grid every this many images seen, within epochs; 0: only after each epoch', lo=0)
     fid_every: int = option(0, "FID of 64 samples against the run's held-out images every this many epochs (needs holdout); 0: never", lo=0)
+    early_stop_eps: float = option(0.0, "stop when loss_d + loss_g changes by less than this between two batches (Algorithm 1 of the 19th-century paper); 0: never", lo=0)
+    keep_every: int = option(0, 'also keep checkpoints/epoch_NNNN.pth every this many epochs (a multiple of save_every); 0: none', lo=0)
+    evolution_epochs: str = option('', "the epochs samples/evolution.png and .gif show, e.g. '1,100,200'; '': every epoch (the grid: at most 12)")
+    alr_threshold: float = option(0.8, "with --adaptive-lr: D's windowed accuracy above this speeds G up (and slows D); below it minus 0.2, the reverse", lo=0, hi=1, lo_open=True)
+    alr_factor: float = option(1.5, "with --adaptive-lr: each change multiplies (or divides) the rates by this", lo=1, lo_open=True)
+    alr_window: int = option(20, "with --adaptive-lr: batches whose D accuracy is averaged before a decision", lo=1)
+    alr_cooldown: int = option(0, "with --adaptive-lr: batches after a change that are not scored before the next decision's window", lo=0)
+    alr_nets: str = option('both', "with --adaptive-lr: whose rates change: both networks, or only G's groups (g), as the classical paper does", choices=('both', 'g'))
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model options must match; '': none")
     allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint (not their classes)')
     recipe: str = option('', f"a paper's options by name, set before the options given: {', '.join(RECIPES)} (see --list-recipes); '': none")
-    def more_problems(self): return device_problems(self.device) + recipe_problems(self.recipe)
+    def more_problems(self):
+        keep = [f"keep_every ({self.keep_every}) must be a multiple of save_every ({self.save_every}): only saved epochs can be kept"] \
+               if self.keep_every % self.save_every else []
+        return device_problems(self.device) + recipe_problems(self.recipe) + epoch_list_problems(self.evolution_epochs) + keep
 
 @dataclass
 class Config:
@@ -156,11 +169,14 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                   run:Path): # the run folder
     "The callbacks that record, guard and checkpoint the run in folder `run`."
     r = cfg.run
-    cbs = [TensorBoardWriter(run, to_dict(cfg)), NaNGuard(r.on_nan), SampleLogger(run, seed=cfg.train.seed, every=r.sample_every), MetricsLog(run), EpochSummary(),
-           Checkpoint(run, to_dict(cfg), every=r.save_every, every_batches=r.save_every_batches)]
-    if r.adaptive_lr: cbs.append(AdaptiveLR(run_dir=run))
+    cbs = [TensorBoardWriter(run, to_dict(cfg)), NaNGuard(r.on_nan), SampleLogger(run, seed=cfg.train.seed, every=r.sample_every, epochs=parse_epochs(r.evolution_epochs)),
+           MetricsLog(run), LossLog(run), EpochSummary(), Checkpoint(run, to_dict(cfg), every=r.save_every, every_batches=r.save_every_batches)]
+    if r.keep_every: cbs.append(KeepCheckpoints(run, r.keep_every))
+    if r.adaptive_lr: cbs.append(AdaptiveLR(upper=r.alr_threshold, lower=r.alr_threshold - 0.2, factor=r.alr_factor, window=r.alr_window,
+                                            cooldown=r.alr_cooldown, nets=r.alr_nets, run_dir=run))
     if r.early_stop: cbs.append(EarlyStop(patience=r.early_stop))
-    if r.on_collapse != 'off': cbs.append(ModeCollapseMonitor(action=r.on_collapse))
+    if r.early_stop_eps: cbs.append(LossChangeStop(r.early_stop_eps))
+    if r.on_collapse != 'off': cbs += [ModeCollapseMonitor(action=r.on_collapse), LossCollapseSign()]
     return cbs
 
 def write_config(cfg:Config, run:Path, device):

@@ -138,15 +138,19 @@ class AdaptiveLR(Callback):
                  window:int=20, # batches averaged before a decision
                  min_mult:float=0.1, max_mult:float=10.0, # bounds of each network's multiplier of its starting rates
                  metric:str='acc', # 'acc' (mean accuracy on real and fake) or 'gap' (D(x) - D(G(z)))
+                 cooldown:int=0, # batches after a change that are not scored: the next decision waits `cooldown + window` batches
+                 nets:str='both', # 'both', or 'g': only G's rates move, D's stay (as the classical paper does)
                  run_dir=None, # write `lr_changes.csv` here
                  verbose:bool=True): # print every change
         if not lower < upper: raise ValueError(f"lower ({lower}) must be below upper ({upper})")
         if not factor > 1: raise ValueError(f"factor must be > 1, not {factor}")
         if not 0 < min_mult <= 1 <= max_mult: raise ValueError(f"need 0 < min_mult <= 1 <= max_mult, got {min_mult} and {max_mult}")
         if metric not in ('acc', 'gap'): raise ValueError(f"metric must be 'acc' or 'gap', not {metric!r}")
+        if nets not in ('both', 'g'): raise ValueError(f"nets must be 'both' or 'g', not {nets!r}")
+        if cooldown < 0: raise ValueError(f"cooldown must be at least 0, not {cooldown}")
         store_attr(but='run_dir')
         self.path = None if run_dir is None else Path(run_dir)/'lr_changes.csv'
-        self.mult_g,self.mult_d,self.base,self.changes,self.history = 1.0,1.0,None,[],[]
+        self.mult_g,self.mult_d,self.base,self.changes,self.history,self.wait = 1.0,1.0,None,[],[],0
 
     @property
     def opts(self): return self.learn.opt.opt,self.learn.gan_trainer.opt_d
@@ -160,16 +164,16 @@ class AdaptiveLR(Callback):
     def apply(self):
         for opt,base,mult in zip(self.opts, self.base, (self.mult_g, self.mult_d)): set_rates(opt, base, mult)
 
-    def state_dict(self): return dict(mult_g=self.mult_g, mult_d=self.mult_d, base=self.base, scores=list(self.scores))
+    def state_dict(self): return dict(mult_g=self.mult_g, mult_d=self.mult_d, base=self.base, scores=list(self.scores), wait=self.wait)
     def load_state_dict(self, sd:dict): # as `state_dict` returns: a resumed run continues with the same rates
-        self.mult_g,self.mult_d,self.base = sd['mult_g'],sd['mult_d'],sd['base']
+        self.mult_g,self.mult_d,self.base,self.wait = sd['mult_g'],sd['mult_d'],sd['base'],sd.get('wait', 0) # checkpoints before cooldown lack 'wait'
         self.scores = deque(sd['scores'], maxlen=self.window)
         self.apply()
 
     def move(self, step:int): # +1: D too strong, -1: D too weak
-        "Change the multipliers by `factor**step` (G) and `factor**-step` (D) within bounds; True if one changed."
+        "Change the multipliers by `factor**step` (G) and `factor**-step` (D, unless `nets='g'`) within bounds; True if one changed."
         clip = lambda m: min(max(m, self.min_mult), self.max_mult)
-        g,d = clip(self.mult_g * self.factor**step),clip(self.mult_d / self.factor**step)
+        g,d = clip(self.mult_g * self.factor**step),(self.mult_d if self.nets == 'g' else clip(self.mult_d / self.factor**step))
         if (g, d) == (self.mult_g, self.mult_d): return False
         self.mult_g,self.mult_d = g,d
         self.apply()
@@ -177,8 +181,9 @@ class AdaptiveLR(Callback):
 
     def after_batch(self):
         if not self.training: return
-        self.scores.append(d_score(self.learn.gan_trainer.last, self.metric))
-        score = sum(self.scores) / len(self.scores)
+        if self.wait: self.wait -= 1
+        else: self.scores.append(d_score(self.learn.gan_trainer.last, self.metric))
+        score = sum(self.scores) / len(self.scores) if self.scores else float('nan') # nan: cooling down
         self.history.append((score, self.rates(self.opts[0]), self.rates(self.opts[1])))
         if len(self.scores) < self.window: return
         step = int(score > self.upper) - int(score < self.lower)
@@ -186,6 +191,7 @@ class AdaptiveLR(Callback):
 
     def log(self, score):
         self.scores.clear()
+        self.wait = self.cooldown
         lr_g,lr_d = self.rates(self.opts[0]),self.rates(self.opts[1])
         self.changes.append((self.epoch + 1, self.iter + 1, score, lr_g, lr_d))
         fmt = lambda rates: ', '.join(f'{r:.3g}' for r in rates)

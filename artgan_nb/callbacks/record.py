@@ -7,8 +7,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_record.html.md"""
 # %% auto #0
 __all__ = ['RUN_FILES', 'EpochCallback', 'spec_stats', 'images_seen', 'kimg', 'quiet_writer_thread', 'TensorBoardWriter',
            'config_text', 'tb_writer', 'grid_tile_side', 'epoch_of', 'evolution_grid', 'gif_frame', 'evolution_gif',
-           'SampleLogger', 'read_log', 'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'time_left',
-           'bar_kind', 'HTMLBar', 'LiveProgress', 'EpochSummary', 'run_summary']
+           'SampleLogger', 'epoch_list_problems', 'parse_epochs', 'read_log', 'append_row', 'plot_losses',
+           'epoch_values', 'MetricsLog', 'keep_copy', 'KeepCheckpoints', 'time_left', 'bar_kind', 'HTMLBar',
+           'LiveProgress', 'EpochSummary', 'run_summary']
 
 # %% ../../nbs/07_callbacks_record.ipynb #05d5cda4
 import csv, io, json, shlex, sys, threading, time
@@ -131,9 +132,10 @@ class SampleLogger(EpochCallback):
                  n:int=64, # images per grid
                  show:bool=False, # show the latest grid in the notebook, updated in place
                  k:int=8, rows:int=12, # columns (seeds) and most rows (epochs) of the evolution grid
-                 every:int=0): # also write a grid every this many images seen, within epochs; 0: only after each epoch
+                 every:int=0, # also write a grid every this many images seen, within epochs; 0: only after each epoch
+                 epochs:list=None): # the epochs the evolution grid and GIF show, all of them; None: every epoch (the grid: at most `rows`)
         self.dir = Path(run_dir)/'samples'
-        self.seed,self.n,self.show,self.k,self.rows,self.every = seed,n,show,k,rows,every
+        self.seed,self.n,self.show,self.k,self.rows,self.every,self.epochs = seed,n,show,k,rows,every,epochs
 
     def before_fit(self): self.display = None
 
@@ -160,10 +162,22 @@ class SampleLogger(EpochCallback):
         else: self.display.update(Image(filename=self.last_path))
 
     def after_fit(self):
-        files = sorted(self.dir.glob('epoch_*.png'))
+        files = [f for f in sorted(self.dir.glob('epoch_*.png')) if self.epochs is None or epoch_of(f) in self.epochs]
         if not files: return
-        self.evolution_path = evolution_grid(files, self.dir/'evolution.png', min(8, self.n), self.k, self.rows)
+        rows = self.rows if self.epochs is None else len(files)
+        self.evolution_path = evolution_grid(files, self.dir/'evolution.png', min(8, self.n), self.k, rows)
         evolution_gif(files, self.dir/'evolution.gif')
+
+# %% ../../nbs/07_callbacks_record.ipynb #26aa59c1
+def epoch_list_problems(text:str): # as the option `evolution_epochs` takes it: '1,100,200'; '': every epoch
+    "What is wrong with a comma-separated list of epochs, as messages (none if it is fine)."
+    parts = [p.strip() for p in text.split(',')] if text.strip() else []
+    if all(p.isdigit() and int(p) >= 1 for p in parts): return []
+    return [f"evolution_epochs must be epoch numbers (from 1) separated by commas, such as '1,100,200', got {text!r}"]
+
+def parse_epochs(text:str): # a list `epoch_list_problems` accepts
+    "The epochs of a comma-separated list, sorted and without repeats; None for '' (every epoch)."
+    return sorted({int(p) for p in text.split(',')}) if text.strip() else None
 
 # %% ../../nbs/07_callbacks_record.ipynb #dde9d5ee
 def read_log(path): # a log.csv
@@ -232,6 +246,22 @@ class MetricsLog(EpochCallback):
         if (writer := tb_writer(self.learn)) is None: return
         for k,v in row.items():
             if k != 'kimg' and isinstance(v, (int, float)): writer.add_scalar(k, v, images_seen(self.learn))
+
+# %% ../../nbs/07_callbacks_record.ipynb #3d08036b
+def keep_copy(src, dst):
+    "Copy file `src` to `dst` atomically, never through a symbolic link (see `write_file`); returns `dst`."
+    with open(src, 'rb') as f: return write_file(dst, f.read())
+
+class KeepCheckpoints(EpochCallback):
+    "Copy `run_dir/checkpoints/last.pth` to `epoch_NNNN.pth` beside it after every `every` epochs."
+    order = 100.5 # after Checkpoint (100) has written last.pth; before SignalStop (101)
+    def __init__(self, run_dir, # the run folder
+                 every:int): # keep the checkpoint of every epoch that is a multiple of this
+        self.dir,self.every = Path(run_dir)/'checkpoints',every
+
+    def after_epoch(self):
+        done = self.epoch + 1
+        if self.trained and done % self.every == 0: keep_copy(self.dir/'last.pth', self.dir/f'epoch_{done:04d}.pth')
 
 # %% ../../nbs/07_callbacks_record.ipynb #b87597b5
 def time_left(seconds:float, # time the `done` units of work took
@@ -320,6 +350,7 @@ class EpochSummary(Callback):
 # %% ../../nbs/07_callbacks_record.ipynb #a198895c
 RUN_FILES = (('samples/', 'the same latent vectors after every epoch; evolution.png and evolution.gif show them all'),
              ('log.csv', "every epoch's statistics; losses.png plots them"),
+             ('losses.csv', "every batch's losses, D's at each of its steps; losses_iter.png plots them"),
              ('tensorboard/', 'the losses of every batch, the statistics, samples and options'),
              ('checkpoints/last.pth', 'the networks and everything needed to continue'))
 
