@@ -261,14 +261,11 @@ class ModelSpec:
     mean: tuple = option((0.5,), 'per-channel mean that normalised the images, in [0, 1] units', cli=False)
     std: tuple = option((0.5,), 'per-channel std that normalised the images', cli=False)
     d_first_bn: bool = option(False, "BatchNorm on the discriminator's first convolution too (archs dcgan and dcgan-fc)")
-    init: str = option('dcgan', "weight init: dcgan (N(0, 0.02); BatchNorm scales N(1, 0.02)) or default (PyTorch's own)",
-                       choices=('dcgan', 'default'))
+    init: str = option('dcgan', "weight init: dcgan (N(0, 0.02)) or default (PyTorch's own)", choices=('dcgan', 'default'))
     d_noise: float = option(0.1, "std of the Gaussian noise on the classical discriminator's input (other archs: unused)", lo=0)
     d_dropout: float = option(0.3, 'dropout rate of the classical and dcgan-fc discriminators (dcgan: unused)', lo=0, hi=1, hi_open=True)
-    g_out: str = option('tanh', "the generator's last activation: tanh (pixels in [-1, 1]) or sigmoid ([0, 1]: with --norm unit)",
-                        choices=('tanh', 'sigmoid'))
-    g_up: str = option('deconv', "the generator's upsampling: deconv (4x4 stride-2 transposed convolution) or resize "
-                       "(nearest x2 then a 3x3 convolution: no checkerboard)", choices=('deconv', 'resize'))
+    g_out: str = option('tanh', "G's last activation: tanh (pixels in [-1, 1]) or sigmoid ([0, 1]: --norm unit)", choices=('tanh', 'sigmoid'))
+    g_up: str = option('deconv', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)", choices=('deconv', 'resize'))
 
     def more_problems(self):
         "What `build_gan` says of the options (built on the meta device: no memory, no time)."
