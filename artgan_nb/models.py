@@ -6,20 +6,20 @@ Docs: https://artgan-nb.github.io/artgan_nb/models.html.md"""
 
 # %% auto #0
 __all__ = ['SIZES', 'ARCHS', 'n_blocks', 'SelfAttention', 'check_attn', 'attn_at', 'Generator', 'spectral_norm_all',
-           'Discriminator', 'up_block', 'DCGANGenerator', 'down_block', 'DCGANDiscriminator', 'dcgan_init',
-           'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator', 'GaussianNoise',
-           'ClassicalDiscriminator', 'ModelSpec', 'build_gan', 'EMA', 'fixed_inputs', 'sample', 'layer_summary',
-           'print_summary', 'summarize', 'ImageGenerator', 'export_meta', 'export_generator']
+           'Discriminator', 'upsample', 'up_block', 'to_image', 'DCGANGenerator', 'down_block', 'DCGANDiscriminator',
+           'dcgan_init', 'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator',
+           'GaussianNoise', 'ClassicalDiscriminator', 'ModelSpec', 'd_options', 'build_gan', 'EMA', 'fixed_inputs',
+           'sample', 'layer_summary', 'print_summary', 'summarize', 'ImageGenerator', 'export_meta', 'export_generator']
 
 # %% ../nbs/04_models.ipynb #35674c62
-import copy, math
-from dataclasses import dataclass, replace
+import copy, inspect, math
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .core import option, with_options, check_options
+from .core import option, with_options, check_options, value_problems
 
 # %% ../nbs/04_models.ipynb #5736ead2
 SIZES = (32, 64, 128, 256)
@@ -84,36 +84,46 @@ class Discriminator(nn.Sequential):
         if spectral: spectral_norm_all(self)
 
     @property
-    def features(self): return nn.Sequential(*list(self)[:-self.n_head])
+    def features(self): return list(self)[:-self.n_head]  # the layers, to look at; `forward` runs them in place
     @property
-    def head(self): return nn.Sequential(*list(self)[-self.n_head:])
+    def head(self): return list(self)[-self.n_head:]
 
     def forward(self, x, y=None):
-        h = self.features(x)
-        out = self.head(h)
-        return out if self.class_embed is None else out + (self.class_embed[y] * h.mean((2, 3))).sum(1)
+        n = len(self) - self.n_head
+        for i,m in enumerate(self):
+            if i == n: h = x  # the feature map, for the projection
+            x = m(x)
+        return x if self.class_embed is None else x + (self.class_embed[y] * h.mean((2, 3))).sum(1)
 
 # %% ../nbs/04_models.ipynb #642bd706
-def up_block(ni, nf, attn=False):
-    return [nn.ConvTranspose2d(ni, nf, 4, 2, 1, bias=False), nn.BatchNorm2d(nf), nn.ReLU(True), *([SelfAttention(nf)] if attn else [])]
+def upsample(ni, nf, up='deconv'):
+    "Double the side: a 4x4 stride-2 transposed convolution ('deconv'), or nearest x2 then a 3x3 convolution ('resize')."
+    if up == 'deconv': return [nn.ConvTranspose2d(ni, nf, 4, 2, 1, bias=False)]
+    return [nn.Upsample(scale_factor=2.0, mode='nearest'), nn.Conv2d(ni, nf, 3, 1, 1, bias=False)]
+
+def up_block(ni, nf, attn=False, up='deconv'):
+    return [*upsample(ni, nf, up), nn.BatchNorm2d(nf), nn.ReLU(True), *([SelfAttention(nf)] if attn else [])]
+
+def to_image(ni, nc, up='deconv', out='tanh'): return [*upsample(ni, nc, up), nn.Tanh() if out == 'tanh' else nn.Sigmoid()]
 
 class DCGANGenerator(Generator):
-    "DCGAN generator: z (N, nz) -> images (N, nc, size, size) in [-1, 1]."
+    "DCGAN generator: z (N, nz) -> images (N, nc, size, size) in [-1, 1] (or [0, 1])."
     def __init__(self, size:int=64, # output side: 32, 64, 128 or 256
                  nz:int=100, # latent size
                  nc:int=3, # image channels
                  ngf:int=64, # channels before the last layer
                  attn_res:int=None, # feature-map side with self-attention; None: none
-                 n_classes:int=0): # number of classes; 0: unconditional
+                 n_classes:int=0, # number of classes; 0: unconditional
+                 up:str='deconv', # how the side doubles: 'deconv' or 'resize' (see `upsample`)
+                 out:str='tanh'): # last activation: 'tanh' (pixels in [-1, 1]) or 'sigmoid' ([0, 1])
         n = n_blocks(size)
         chans = [ngf * 2**i for i in reversed(range(n))]  # e.g. 64 px: 512, 256, 128, 64
         sides = [4 * 2**i for i in range(n)]               # their sides: 4, 8, 16, 32
         check_attn(attn_res, sides)
         layers = [nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, chans[0], 4, 1, 0, bias=False),
                   nn.BatchNorm2d(chans[0]), nn.ReLU(True), *attn_at(4, attn_res, chans[0])]
-        for ni,nf,side in zip(chans[:-1], chans[1:], sides[1:]): layers += up_block(ni, nf, side == attn_res)
-        layers += [nn.ConvTranspose2d(chans[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
-        super().__init__(layers, nz, n_classes)
+        for ni,nf,side in zip(chans[:-1], chans[1:], sides[1:]): layers += up_block(ni, nf, side == attn_res, up)
+        super().__init__(layers + to_image(chans[-1], nc, up, out), nz, n_classes)
 
 # %% ../nbs/04_models.ipynb #d86ea86f
 def down_block(ni, nf, bn=True, attn=False):
@@ -127,12 +137,13 @@ class DCGANDiscriminator(Discriminator):
                  ndf:int=64, # channels after the first layer
                  attn_res:int=None, # feature-map side with self-attention; None: none
                  n_classes:int=0, # number of classes; 0: unconditional
-                 spectral:bool=False): # spectral norm on every layer
+                 spectral:bool=False, # spectral norm on every layer
+                 first_bn:bool=False): # BatchNorm after the first convolution too
         n = n_blocks(size)
         chans = [ndf * 2**i for i in range(n)]       # e.g. 64 px: 64, 128, 256, 512
         sides = [size // 2**(i+1) for i in range(n)]  # their sides: 32, 16, 8, 4
         check_attn(attn_res, sides)
-        layers = down_block(nc, chans[0], bn=False, attn=sides[0] == attn_res)
+        layers = down_block(nc, chans[0], bn=first_bn, attn=sides[0] == attn_res)
         for ni,nf,side in zip(chans[:-1], chans[1:], sides[1:]): layers += down_block(ni, nf, attn=side == attn_res)
         head = [nn.Conv2d(chans[-1], 1, 4, 1, 0, bias=False), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
@@ -154,16 +165,16 @@ class FCGenerator(Generator):
                  nc:int=3, # image channels
                  ngf:int=64, # channels before the last layer
                  attn_res:int=None, # feature-map side with self-attention; None: none
-                 n_classes:int=0): # number of classes; 0: unconditional
+                 n_classes:int=0, # number of classes; 0: unconditional
+                 up:str='deconv', out:str='tanh'): # see `DCGANGenerator`
         n_blocks(size)  # an error for an unsupported size
         s = size // 16  # side of the projected feature map
         chans,sides = [ngf*8, ngf*4, ngf*2, ngf],[s, 2*s, 4*s, 8*s]
         check_attn(attn_res, sides)
         layers = [nn.Linear(nz, chans[0]*s*s, bias=False), nn.BatchNorm1d(chans[0]*s*s), nn.ReLU(True),
                   nn.Unflatten(1, (chans[0], s, s)), *attn_at(s, attn_res, chans[0])]
-        for ni,nf,side in zip(chans[:-1], chans[1:], sides[1:]): layers += up_block(ni, nf, side == attn_res)
-        layers += [nn.ConvTranspose2d(chans[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
-        super().__init__(layers, nz, n_classes)
+        for ni,nf,side in zip(chans[:-1], chans[1:], sides[1:]): layers += up_block(ni, nf, side == attn_res, up)
+        super().__init__(layers + to_image(chans[-1], nc, up, out), nz, n_classes)
 
 class FCDiscriminator(Discriminator):
     "Four strided convolutions, dropout after the last two, then a fully connected logit: images -> logits (N,)."
@@ -173,13 +184,14 @@ class FCDiscriminator(Discriminator):
                  attn_res:int=None, # feature-map side with self-attention; None: none
                  n_classes:int=0, # number of classes; 0: unconditional
                  spectral:bool=False, # spectral norm on every layer
-                 p:float=0.3): # dropout probability
+                 p:float=0.3, # dropout probability
+                 first_bn:bool=False): # BatchNorm after the first convolution too: on every hidden layer
         n_blocks(size)  # an error for an unsupported size
         chans,sides = [ndf, ndf*2, ndf*4, ndf*8],[size//2, size//4, size//8, size//16]
         check_attn(attn_res, sides)
         layers = []
         for i,(ni,nf,side) in enumerate(zip([nc] + chans[:-1], chans, sides)):
-            layers += down_block(ni, nf, bn=i > 0, attn=side == attn_res) + ([nn.Dropout(p)] if i >= 2 else [])
+            layers += down_block(ni, nf, bn=i > 0 or first_bn, attn=side == attn_res) + ([nn.Dropout(p)] if i >= 2 else [])
         head = [nn.Flatten(), nn.Linear(chans[-1] * sides[-1]**2, 1), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
 
@@ -195,12 +207,12 @@ def n_params(model:nn.Module): return sum(p.numel() for p in model.parameters())
 class ClassicalGenerator(DCGANGenerator):
     "The classical-artwork generator: DCGAN layers in two groups, `initial` (up to 8x8) and `detail`."
     def __init__(self, size:int=128, nz:int=128, nc:int=3, ngf:int=64, # see `DCGANGenerator`
-                 attn_res:int=None, n_classes:int=0):
-        super().__init__(size, nz, nc, ngf, attn_res, n_classes)
+                 attn_res:int=None, n_classes:int=0, up:str='deconv', out:str='tanh'):
+        super().__init__(size, nz, nc, ngf, attn_res, n_classes, up, out)
 
     def param_groups(self):
         "{'initial': z to the 8x8 feature map, with the class embedding; 'detail': the rest}."
-        third = [i for i,m in enumerate(self) if isinstance(m, nn.ConvTranspose2d)][2]
+        third = [i for i,m in enumerate(self) if isinstance(m, (nn.ConvTranspose2d, nn.Upsample))][2]
         initial = [*nn.Sequential(*list(self)[:third]).parameters(), *([] if self.class_scale is None else [self.class_scale])]
         return {'initial': initial, 'detail': list(nn.Sequential(*list(self)[third:]).parameters())}
 
@@ -248,6 +260,12 @@ class ModelSpec:
     n_classes: int = option(0, 'classes of a conditional model; 0: unconditional', lo=0, cli=False)
     mean: tuple = option((0.5,), 'per-channel mean that normalised the images, in [0, 1] units', cli=False)
     std: tuple = option((0.5,), 'per-channel std that normalised the images', cli=False)
+    d_first_bn: bool = option(False, "BatchNorm on the discriminator's first convolution too (archs dcgan and dcgan-fc)")
+    init: str = option('dcgan', "weight init: dcgan (N(0, 0.02)) or default (PyTorch's own)", choices=('dcgan', 'default'))
+    d_noise: float = option(0.1, "std of the Gaussian noise on the classical discriminator's input (other archs: unused)", lo=0)
+    d_dropout: float = option(0.3, 'dropout rate of the classical and dcgan-fc discriminators (dcgan: unused)', lo=0, hi=1, hi_open=True)
+    g_out: str = option('tanh', "G's last activation: tanh (pixels in [-1, 1]) or sigmoid ([0, 1]: --norm unit)", choices=('tanh', 'sigmoid'))
+    g_up: str = option('deconv', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)", choices=('deconv', 'resize'))
 
     def more_problems(self):
         "What `build_gan` says of the options (built on the meta device: no memory, no time)."
@@ -257,16 +275,23 @@ class ModelSpec:
         return []
 
 # %% ../nbs/04_models.ipynb #b99894e0
+def d_options(s:ModelSpec, D_cls):
+    "The options of spec `s` that discriminator class `D_cls` takes, by its argument names."
+    kw = dict(spectral=s.spectral or None, first_bn=s.d_first_bn, p=s.d_dropout, noise_std=s.d_noise)  # classical: spectral unless asked
+    names = inspect.signature(D_cls).parameters
+    if s.d_first_bn and 'first_bn' not in names: raise ValueError(f"d_first_bn: the {s.arch} discriminator has no BatchNorm (dcgan and dcgan-fc have)")
+    return {k: v for k,v in kw.items() if k in names and v is not None}
+
 def build_gan(spec:ModelSpec=None, # the networks' spec; None: the default one
               **options): # options of `ModelSpec` by name, e.g. arch='classical', size=128
     "An initialised (generator, discriminator) pair."
     s = with_options(spec or ModelSpec(), **options)
-    if s.arch not in ARCHS: raise ValueError(f"unknown architecture {s.arch!r}: choose one of {', '.join(ARCHS)}")
+    bad = [p for f in fields(s) if f.name != 'size' for p in value_problems(f, getattr(s, f.name))]  # the size: `n_blocks` says
+    if bad: raise ValueError(bad[0])
     G_cls,D_cls = ARCHS[s.arch]
-    attn = s.attn or None
-    G = G_cls(s.size, s.nz, s.nc, s.width, attn_res=attn, n_classes=s.n_classes)
-    D = D_cls(s.size, s.nc, s.width, attn_res=attn, n_classes=s.n_classes, **({'spectral': True} if s.spectral else {}))
-    return G.apply(dcgan_init),D.apply(dcgan_init)
+    G = G_cls(s.size, s.nz, s.nc, s.width, attn_res=s.attn or None, n_classes=s.n_classes, up=s.g_up, out=s.g_out)
+    D = D_cls(s.size, s.nc, s.width, attn_res=s.attn or None, n_classes=s.n_classes, **d_options(s, D_cls))
+    return (G.apply(dcgan_init),D.apply(dcgan_init)) if s.init == 'dcgan' else (G,D)
 
 # %% ../nbs/04_models.ipynb #90481453
 class EMA:
