@@ -77,7 +77,7 @@ def fast_inception(net:torch.jit.ScriptModule): # the TF-Inception network, in e
 class InceptionFeatures(nn.Module):
     "TF-Inception pool features (N, 2048) of uint8 images (N, 3, H, W), resized bilinearly to 299."
     num_features = 2048
-    def __init__(self, fast:bool=True, # fold batch norms, freeze and optimise the graph, run it channels-last
+    def __init__(self, fast:bool=True, # freeze the graph, fold its batch norms, optimise it for inference
                  device='cpu'): # where the network runs
         super().__init__()
         with quiet_jit(): # the network is a TorchScript file; torch deprecates the format
@@ -88,7 +88,6 @@ class InceptionFeatures(nn.Module):
 
     def forward(self, x):
         x = tf_bilinear(x.to(self.device).float()) / 128 - 1 # uint8 travels to the GPU, 4x smaller than float
-        if self.fast: x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False): return self.net(x).float().cpu()
 
 # %% ../nbs/11_metrics.ipynb #e5859b3a
