@@ -1,11 +1,12 @@
 """Images per second of TF-Inception feature extraction: the plain TorchScript call against `InceptionFeatures`.
 
 Run: PYTHONPATH=. python bench/bench_fid.py [--n 32] [--bs 16] [--rounds 3] [--threads N]
-Both get one untimed warm-up batch (TorchScript profiles and optimises on its first calls), then, interleaved
+Both get two untimed warm-up batches (TorchScript profiles and optimises on its first calls), then, interleaved
 for `rounds` rounds, each extracts the features of the same `n` images (built-in abstract paintings, 64 px,
 resized to 299). It prints images/s of each round, the median of the per-round ratios (ours / plain) and the
-largest difference between the two features. Timings on shared CPUs are noisy: compare ratios of the same
-round; the script never asserts on time.
+largest difference between the two features; also the ratio of images per CPU second of this process, which
+other work on a shared machine disturbs less (with one thread: with more, waiting threads spin). Timings on
+shared CPUs are noisy: compare ratios of the same round; the script never asserts on time.
 """
 import argparse, statistics, time, warnings
 
@@ -16,10 +17,10 @@ from artgan_nb.metrics import InceptionFeatures, image_features
 
 
 def rate(net, images, bs):
-    "Time the features of all `images`; return (images/s, features)."
-    start = time.perf_counter()
+    "Time the features of all `images`; return (images/s, images per CPU second of this process, features)."
+    start,cpu = time.perf_counter(),time.process_time()
     feats = image_features(net, images, bs)
-    return len(images) / (time.perf_counter() - start),feats
+    return len(images) / (time.perf_counter() - start),len(images) / (time.process_time() - cpu),feats
 
 
 def main():
@@ -34,15 +35,17 @@ def main():
     images = render_abstract(a.n, size=64).images
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {a.n} images of 64 px -> 299 px, batches of {a.bs}")
     nets = dict(plain=InceptionFeatures(fast=False), ours=InceptionFeatures())
-    for net in nets.values(): image_features(net, images[:a.bs], a.bs) # warm-up
-    rates,feats = {k: [] for k in nets},{}
+    for net in nets.values():
+        for _ in range(2): image_features(net, images[:a.bs], a.bs) # warm-up
+    rates,cpu,feats = {k: [] for k in nets},{k: [] for k in nets},{}
     for r in range(a.rounds):
-        for k,net in nets.items(): rate_k,feats[k] = rate(net, images, a.bs); rates[k].append(rate_k)
+        for k,net in nets.items(): rate_k,cpu_k,feats[k] = rate(net, images, a.bs); rates[k].append(rate_k); cpu[k].append(cpu_k)
         print(f"round {r}: plain {rates['plain'][-1]:5.2f} images/s, ours {rates['ours'][-1]:5.2f} images/s, "
-              f"ratio {rates['ours'][-1] / rates['plain'][-1]:.2f}", flush=True)
-    ratios = [o / p for o,p in zip(rates['ours'], rates['plain'])]
+              f"ratio {rates['ours'][-1] / rates['plain'][-1]:.2f} (per CPU second: {cpu['ours'][-1] / cpu['plain'][-1]:.2f})", flush=True)
+    ratios,cpu_ratios = ([o / p for o,p in zip(d['ours'], d['plain'])] for d in (rates, cpu))
     print(f"median: plain {statistics.median(rates['plain']):.2f} images/s, ours {statistics.median(rates['ours']):.2f} images/s, "
           f"median ratio {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}); "
+          f"median ratio per CPU second {statistics.median(cpu_ratios):.2f}; "
           f"max |features ours - plain| = {(feats['ours'] - feats['plain']).abs().max().item():.2e}")
 
 
