@@ -1,11 +1,14 @@
 """Images per second of TF-Inception feature extraction: the plain TorchScript call against `InceptionFeatures`.
 
-Run: PYTHONPATH=. python bench/bench_fid.py [--n 64] [--bs 16 32] [--threads N]
-Each variant gets one untimed warm-up batch (TorchScript profiles and optimises on its first calls), then
-extracts features of the same `n` images (built-in abstract paintings, 64 px, resized to 299). Timings on
-shared CPUs are noisy; the script prints what it measured and never asserts on time.
+Run: PYTHONPATH=. python bench/bench_fid.py [--n 32] [--bs 16] [--rounds 3] [--threads N]
+Both get two untimed warm-up batches (TorchScript profiles and optimises on its first calls), then, interleaved
+for `rounds` rounds, each extracts the features of the same `n` images (built-in abstract paintings, 64 px,
+resized to 299). It prints images/s of each round, the median of the per-round ratios (ours / plain) and the
+largest difference between the two features; also the ratio of images per CPU second of this process, which
+other work on a shared machine disturbs less (with one thread: with more, waiting threads spin). Timings on
+shared CPUs are noisy: compare ratios of the same round; the script never asserts on time.
 """
-import argparse, time, warnings
+import argparse, statistics, time, warnings
 
 import torch
 
@@ -14,32 +17,36 @@ from artgan_nb.metrics import InceptionFeatures, image_features
 
 
 def rate(net, images, bs):
-    "Warm up on one batch, then time the features of all `images`; return (images/s, features)."
-    image_features(net, images[:bs], bs)
-    start = time.perf_counter()
+    "Time the features of all `images`; return (images/s, images per CPU second of this process, features)."
+    start,cpu = time.perf_counter(),time.process_time()
     feats = image_features(net, images, bs)
-    return len(images) / (time.perf_counter() - start),feats
+    return len(images) / (time.perf_counter() - start),len(images) / (time.process_time() - cpu),feats
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--n', type=int, default=64, help='images timed per variant')
-    p.add_argument('--bs', type=int, nargs='+', default=[16, 32], help='batch sizes to try')
+    p.add_argument('--n', type=int, default=32, help='images timed per variant and round')
+    p.add_argument('--bs', type=int, default=16, help='batch size')
+    p.add_argument('--rounds', type=int, default=3, help='interleaved rounds')
     p.add_argument('--threads', type=int, default=torch.get_num_threads(), help='torch.set_num_threads')
     a = p.parse_args()
     warnings.filterwarnings('ignore')
     torch.set_num_threads(a.threads)
     images = render_abstract(a.n, size=64).images
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {a.n} images of 64 px -> 299 px")
-    ref = None
-    for fast in (False, True):
-        net = InceptionFeatures(fast=fast)
-        for bs in a.bs:
-            r,feats = rate(net, images, bs)
-            ref = feats if ref is None else ref
-            diff = (feats - ref).abs().max().item()
-            print(f"{'fast (frozen, optimised, channels-last)' if fast else 'plain TorchScript call':40s} bs {bs:3d}: "
-                  f"{r:5.1f} images/s, max |features - plain bs {a.bs[0]}| = {diff:.2e}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {a.n} images of 64 px -> 299 px, batches of {a.bs}")
+    nets = dict(plain=InceptionFeatures(fast=False), ours=InceptionFeatures())
+    for net in nets.values():
+        for _ in range(2): image_features(net, images[:a.bs], a.bs) # warm-up
+    rates,cpu,feats = {k: [] for k in nets},{k: [] for k in nets},{}
+    for r in range(a.rounds):
+        for k,net in nets.items(): rate_k,cpu_k,feats[k] = rate(net, images, a.bs); rates[k].append(rate_k); cpu[k].append(cpu_k)
+        print(f"round {r}: plain {rates['plain'][-1]:5.2f} images/s, ours {rates['ours'][-1]:5.2f} images/s, "
+              f"ratio {rates['ours'][-1] / rates['plain'][-1]:.2f} (per CPU second: {cpu['ours'][-1] / cpu['plain'][-1]:.2f})", flush=True)
+    ratios,cpu_ratios = ([o / p for o,p in zip(d['ours'], d['plain'])] for d in (rates, cpu))
+    print(f"median: plain {statistics.median(rates['plain']):.2f} images/s, ours {statistics.median(rates['ours']):.2f} images/s, "
+          f"median ratio {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}); "
+          f"median ratio per CPU second {statistics.median(cpu_ratios):.2f}; "
+          f"max |features ours - plain| = {(feats['ours'] - feats['plain']).abs().max().item():.2e}")
 
 
 if __name__ == '__main__': main()

@@ -1,10 +1,12 @@
 "End to end: `artgan-eval` on a tiny trained run and a tiny folder of real images."
 import json, shutil
 
+import torch
+
 from artgan_nb.run import train, read_checkpoint, config_of
 from artgan_nb.core import normalize, save_grid
 from artgan_nb.data.abstract import render_abstract
-from artgan_nb.metrics import load_split, train_images
+from artgan_nb.metrics import InceptionFeatures, image_features, load_split, train_images
 
 from conftest import cli
 
@@ -41,3 +43,9 @@ def test_real_features_follow_the_images(tmp_path):
     assert load_split(tmp_path/'b', size=32, cache_dir=tmp_path/'cache')[2] == first
     write_images(tmp_path/'a', images[4:], start=4)
     assert load_split(tmp_path/'a', size=32, cache_dir=tmp_path/'cache')[2] != first
+
+def test_fast_features_equal_plain():
+    "The fast feature network (batch norms folded, oneDNN, channels-last) gives the plain TorchScript call's features to 1e-4."
+    images = torch.cat([render_abstract(2, size=32, seed=5).images, render_abstract(1, size=32, seed=6).images.flip(-1)])
+    fast,plain = image_features(InceptionFeatures(), images, 2),image_features(InceptionFeatures(fast=False), images, 3)
+    assert fast.shape == (3, 2048) and (fast - plain).abs().max() < 1e-4
