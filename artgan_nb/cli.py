@@ -6,10 +6,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'RESUME_OPTIONS', 'SAMPLE_FIELDS', 'IMAGE_EXTS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'EVAL_FIELDS',
-           'add_options', 'command', 'options_of', 'message', 'run_command', 'train_parser', 'given_options',
-           'fid_callbacks', 'train_or_resume', 'artgan_train', 'SampleOptions', 'artgan_sample', 'gif_bytes',
-           'write_samples', 'write_each', 'write_walk', 'artgan_export', 'write_export', 'artgan_info',
-           'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
+           'add_options', 'command', 'options_of', 'message', 'run_command', 'train_parser', 'nproc_value',
+           'without_nproc', 'given_options', 'fid_callbacks', 'train_or_resume', 'artgan_train', 'SampleOptions',
+           'artgan_sample', 'gif_bytes', 'write_samples', 'write_each', 'write_walk', 'artgan_export', 'write_export',
+           'artgan_info', 'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
 
 # %% ../nbs/12_cli.ipynb #ca0afec8
 import argparse, io, json, sys, warnings
@@ -26,8 +26,9 @@ from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
 from .callbacks.checkpoint import CheckpointError, Interrupted
-from .run import Config, RunLocked, RunStopped, train, resume, check_stopped, device_problems, read_checkpoint, config_of, with_recipe
+from .run import Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of, with_recipe
 from .recipes import recipes_text
+from .parallel import launch, train_parallel, resume_parallel, world
 from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
 from .explore import load_run
 
@@ -77,12 +78,28 @@ def run_command(f, *args, **kwargs):
 RESUME_OPTIONS = ('epochs', 'on_nan', 'allow_data_change') # the only options `--resume` takes
 
 def train_parser():
-    "The parser of `artgan-train`: every option of `Config`, `--resume` and `--list-recipes`."
+    "The parser of `artgan-train`: every option of `Config`, `--resume`, `--list-recipes` and `--nproc`."
     p = add_options(command('artgan-train', 'Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
     p.add_argument('--resume', metavar='RUN', help='a run folder to continue where it stopped, with its saved options '
                    '(also: --epochs N, a new total for a finished run; --on-nan; --allow-data-change)')
     p.add_argument('--list-recipes', action='store_true', help='print each recipe (--recipe NAME): its paper and the options it sets')
+    p.add_argument('--nproc', type=nproc_value, default=1, metavar='N', help='processes to train on, one per GPU (on a CPU: gloo), '
+                   'started by accelerate launch; --bs is per process')
     return p
+
+def nproc_value(text:str): # the value of --nproc
+    "A number of processes, at least 1; else argparse's one-line error."
+    if not text.isdigit() or int(text) < 1: raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+def without_nproc(argv:list): # the command's arguments
+    "`argv` without `--nproc N` (or `--nproc=N`): what each launched process is given."
+    out,skip = [],False
+    for a in argv:
+        if skip: skip = False
+        elif a == '--nproc': skip = True
+        elif not a.startswith('--nproc='): out.append(a)
+    return out
 
 def given_options(argv:list=None): # the arguments; None: the command line's
     "{name: value} of the options of `Config` written in `argv`: those left to their defaults are absent."
@@ -99,19 +116,20 @@ def train_or_resume(opts:dict, # the options given, by name
     "Train a new run with `opts` (over the recipe they name, if any), or resume `run` (with `RESUME_OPTIONS` only); a run the NaN guard stopped is an error."
     if run is None:
         cfg = validate(with_recipe(Config(), **opts))
-        learn,folder = train(cfg, cbs=fid_callbacks(cfg))
+        learn,folder = train_parallel(cfg, cbs=fid_callbacks(cfg) if world()[0] == 0 else None)
     else:
         other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
         if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
                                    "(it takes only --epochs, --on-nan and --allow-data-change)")
         saved = config_of(read_checkpoint(run)) if Path(run).is_dir() else None # else `resume` names the missing folder
-        learn,folder = resume(run, cbs=saved and fid_callbacks(saved), **opts)
+        learn,folder = resume_parallel(run, cbs=saved and world()[0] == 0 and fid_callbacks(saved) or None, **opts)
     check_stopped(learn, folder)
 
 def artgan_train(argv:list=None): # the arguments; None: the command line's
-    "Train a GAN, or resume one, or list the recipes (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
+    "Train a GAN (on `--nproc` processes), or resume one, or list the recipes (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
     args = train_parser().parse_args(argv)
     if args.list_recipes: return print(recipes_text())
+    if args.nproc > 1 and world()[1] == 1: sys.exit(launch(without_nproc(sys.argv[1:] if argv is None else argv), args.nproc))
     try: run_command(train_or_resume, given_options(argv), args.resume)
     except Interrupted as e: sys.stdout.flush(); print(e, file=sys.stderr); sys.exit(128 + e.signum) # the line comes last
     except KeyboardInterrupt: print('interrupted before training started: nothing to resume', file=sys.stderr); sys.exit(130)

@@ -285,8 +285,8 @@ def check_real(n_real:int, # real images found
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
 def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=False,
-             cache=None, bs:int=50, seed:int=0, device:str='auto'):
-    "Every metric of a run against real images it did not train on (see `EvalOptions`); also writes RUN/memorisation.png."
+             cache=None, bs:int=None, seed:int=0, device:str='auto'):
+    "Every metric of a run against real images it did not train on (see `EvalOptions`); also writes RUN/memorisation.png. `bs`: images per feature batch, None: the network's own."
     opts = validate(EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, device=device))
     ck,dev = read_checkpoint(run),get_device(device)
     (G,D,spec),cfg,folder = gan_of(ck, dev, name=checkpoint_path(run)),config_of(ck),run_dir(run)
