@@ -50,11 +50,11 @@ class GANModule(nn.Module):
     def d_input(self, x): return instance_noise(self.augment(x) if self.augment is not None else x, self.noise_std if self.training else 0.0)
     def critic(self, x, y=None): return (self.discriminator(x) if y is None else self.discriminator(x, y)).float()
     def generate(self, z, y=None): return self.generator(z) if y is None else self.generator(z, y)
-    def keep(self, z, fake): self.made = (z, fake) # the next forward on this very `z` reuses `fake`
+    def keep(self, z, fake): self.made = (z, fake) # the next forward on this very `z` (the same memory) reuses `fake`
     def forward(self, z, y=None):
         made,self.made = self.made,None
-        with self.autocast():
-            x = made[1] if made is not None and made[0] is z else self.generate(z, y)
+        with self.autocast(): # fastai may hand `z` back as a new tensor object (CastToTensor), on the same memory
+            x = made[1] if made is not None and made[0].data_ptr() == z.data_ptr() and made[0].shape == z.shape else self.generate(z, y)
             return self.critic(self.d_input(x), y)
 
     def noise(self, n:int): return torch.randn(n, self.nz, device=next(self.parameters()).device)
