@@ -199,7 +199,7 @@ class TrainOptions:
     seed: int = option(0, 'seed of everything random', lo=0, hi=2**32 - 1)
     reuse_fakes: bool = option(False, "the generator step scores the discriminator step's fakes instead of making new ones: "
                                "one generator forward per batch, as the PyTorch DCGAN example")
-    precision: str = option('fp32', "'bf16': autocast to bfloat16 (CPUs with native bf16, GPUs); 'fp16': float16 with "
+    precision: str = option('fp32', "'bf16': autocast to bfloat16 (fast on GPUs and CPUs with native bf16, e.g. AMX or avx512_bf16; far slower on others); 'fp16': float16 with "
                             "gradient scalers (CUDA only); BatchNorm, losses and weights stay float32", choices=tuple(PRECISIONS))
     compile: bool = option(False, 'torch.compile G and D (a slow first batch, then faster ones)')
 
