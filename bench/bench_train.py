@@ -112,8 +112,8 @@ def main():
         fp32,bf16 = matmul_gflops(torch.float32, a.matmul_n),matmul_gflops(torch.bfloat16, a.matmul_n)
     med = statistics.median(ratios)
     print(f"median ratio ours/reference {med:.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})")
-    print(f"work: {gflop:.2f} GFLOP per image per iteration; last round: reference {gflop * last[0]:.0f} GFLOP/s, "
-          f"ours {gflop * last[1]:.0f} GFLOP/s; {a.matmul_n}x{a.matmul_n} matmul: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s")
+    print(f"work: {gflop:.2f} GFLOP per image per iteration; last round: reference {gflop * last[0]:.1f} GFLOP/s, "
+          f"ours {gflop * last[1]:.1f} GFLOP/s; {a.matmul_n}x{a.matmul_n} matmul: fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s")
 
 
 if __name__ == '__main__': main()
