@@ -1,0 +1,119 @@
+"""Training images per second: the plain PyTorch DCGAN loop (`../shared/bench/dcgan_ref.py`) against `gan_learner`
+with every callback `artgan-train` adds, on identical networks (DCGAN 64 px, width 64, nz 100, BCE, batch 128).
+
+Run: PYTHONPATH=. python bench/bench_train.py [--ref ../shared/bench/dcgan_ref.py] [--rounds 5] [--iters 4] [--precision fp32|bf16] [--no-reuse-fakes]
+Rounds interleave the two loops (reference, then ours), so that a busy machine slows both alike; each prints
+images/s, and the end the median of the per-round ratios ours/reference. Each side times `iters` batches after
+one untimed batch: the reference its `step` on one random batch, ours the batches of a one-epoch `fit` (data
+loading, the run folder's callbacks and the live bar included; the epoch's end, which writes the sample grid,
+the log and the checkpoint, is not timed). The reference always runs in float32. GFLOP/s count the
+reference's work per image (torch's FLOP counter on one reference step) against 2048x2048 matrix products
+in float32 and bfloat16 timed in the same run. Timings on shared CPUs are noisy: compare the ratios, and the
+script never asserts on time.
+"""
+import argparse, contextlib, importlib.util, io, statistics, tempfile, time, warnings
+from pathlib import Path
+
+import torch
+from fastai.callback.core import Callback
+from torch.utils.flop_counter import FlopCounterMode
+
+from artgan_nb.core import with_options
+from artgan_nb.callbacks.record import LiveProgress
+from artgan_nb.run import Config, prepare, resolved, callbacks_for
+
+
+class BatchClock(Callback):
+    "The time after each training batch."
+    order = 1000 # after every other callback
+    def before_fit(self): self.times = []
+    def after_batch(self): self.times.append(time.perf_counter())
+
+
+REF = Path(__file__).resolve().parents[2]/'shared'/'bench'/'dcgan_ref.py' # ../shared from the project's root
+
+def load_reference(path):
+    "The reference module `dcgan_ref.py` at `path`."
+    spec = importlib.util.spec_from_file_location('dcgan_ref', path)
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def reference(ref, bs:int, iters:int):
+    "A reference trainer and a function timing `iters` of its steps after one untimed step: images/s."
+    torch.manual_seed(0)
+    t,real = ref.Trainer(bs),torch.rand(bs, 3, 64, 64) * 2 - 1
+    def rate():
+        t.step(real)
+        start = time.perf_counter()
+        for _ in range(iters): t.step(real)
+        return bs * iters / (time.perf_counter() - start)
+    return t,rate
+
+
+def ours(bs:int, iters:int, run:Path, **options):
+    "A learner as `artgan-train` builds it, with its run-folder callbacks, and a function timing `iters` batches: images/s."
+    cfg = with_options(Config(), data='builtin:abstract', n_images=bs * (iters + 1), size=64, width=64, nz=100, bs=bs,
+                       loss='bce', label_smoothing=0.0, diffaug='none', epochs=1, device='cpu', **options)
+    learn = prepare(cfg, report=None)
+    clock = BatchClock()
+    learn.add_cbs(callbacks_for(resolved(cfg, learn), run) + [LiveProgress(), clock])
+    def rate():
+        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit(1)
+        return bs * iters / (clock.times[-1] - clock.times[0])
+    return learn,rate
+
+
+def flops_per_image(t, bs:int=8):
+    "Floating-point operations of one reference step, per image (forward and backward of both networks)."
+    with FlopCounterMode(display=False) as fc: t.step(torch.rand(bs, 3, 64, 64) * 2 - 1)
+    return fc.get_total_flops() / bs
+
+
+def matmul_gflops(dtype, n:int=2048, reps:int=2):
+    "GFLOP/s of an n x n matrix product in `dtype`, the best of `reps` (after a small warm-up: bf16 is slow without native support)."
+    a,b = torch.randn(n, n, dtype=dtype),torch.randn(n, n, dtype=dtype)
+    a[:256, :256] @ b[:256, :256]
+    best = min(_timed(lambda: a @ b) for _ in range(reps))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(f):
+    start = time.perf_counter(); f(); return time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--rounds', type=int, default=5, help='interleaved rounds (reference, then ours)')
+    p.add_argument('--iters', type=int, default=4, help='batches timed per round and side')
+    p.add_argument('--bs', type=int, default=128, help='batch size')
+    p.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'), help="ours: autocast precision (the reference stays fp32)")
+    p.add_argument('--reuse-fakes', action=argparse.BooleanOptionalAction, default=True, help="ours: the G step reuses D's fakes, as the reference does")
+    p.add_argument('--matmul-n', type=int, default=2048, help='side of the matrices of the GFLOP/s yardstick')
+    p.add_argument('--ref', default=str(REF), help='the reference loop, dcgan_ref.py')
+    p.add_argument('--compile', action='store_true', help='ours: torch.compile G and D (the compile time is printed apart)')
+    a = p.parse_args()
+    warnings.filterwarnings('ignore')
+    flags = open('/proc/cpuinfo').read() if Path('/proc/cpuinfo').exists() else ''
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, avx512_bf16: {'avx512_bf16' in flags}, "
+          f"amx_bf16: {'amx_bf16' in flags}; batch {a.bs}, ours: precision {a.precision}, reuse_fakes {a.reuse_fakes}, compile {a.compile}")
+    with tempfile.TemporaryDirectory() as d:
+        t,ref_rate = reference(load_reference(a.ref), a.bs, a.iters)
+        gflop = flops_per_image(t) / 1e9
+        learn,our_rate = ours(a.bs, a.iters, Path(d), precision=a.precision, reuse_fakes=a.reuse_fakes, compile=a.compile)
+        if a.compile:
+            start = time.perf_counter(); our_rate()
+            print(f"compile: first epoch of {a.iters + 1} batches took {time.perf_counter() - start:.1f} s")
+        ratios = []
+        for r in range(a.rounds):
+            ref,our = ref_rate(),our_rate()
+            ratios.append(our / ref)
+            print(f"round {r + 1}: reference {ref:6.1f} img/s  ours {our:6.1f} img/s  ratio {our / ref:.2f}", flush=True)
+            last = ref,our
+        fp32,bf16 = matmul_gflops(torch.float32, a.matmul_n),matmul_gflops(torch.bfloat16, a.matmul_n)
+    med = statistics.median(ratios)
+    print(f"median ratio ours/reference {med:.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})")
+    print(f"work: {gflop:.2f} GFLOP per image per iteration; last round: reference {gflop * last[0]:.1f} GFLOP/s, "
+          f"ours {gflop * last[1]:.1f} GFLOP/s; {a.matmul_n}x{a.matmul_n} matmul: fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s")
+
+
+if __name__ == '__main__': main()
