@@ -47,7 +47,7 @@ def house_summary(names=HOUSE): # option names of the model and training groups
 # %% ../nbs/09a_recipes.ipynb #68dd4cb0
 PAPER_BASE = dict(g_up='deconv', g_out='tanh', init='dcgan', d_first_bn=False, attn=0, spectral=False,
                   beta1=0.5, beta2=0.999, n_dis=1, diffaug='none', label_smoothing=0.0, ema=0.0, r1=0.0,
-                  instance_noise=0.0, flip=0.0, jitter=0.0)
+                  instance_noise=0.0, flip=0.0, jitter=0.0, reuse_fakes=False)
 
 def paper_options(**options):
     "A paper's options: its own `options` first, then those of `PAPER_BASE` it does not set."
@@ -59,9 +59,10 @@ RECIPES = {r.name: r for r in [
            "The DCGAN of Radford et al. on WikiArt paintings: 64 px centre crops in [-1, 1], width 64, nz 100, "
            "binary cross-entropy, Adam 2e-4 (0.5, 0.999), batch 128, no augmentation. As the paper's code does, "
            "the discriminator has BatchNorm on every convolution, the first included, and the layers keep "
-           "PyTorch's own initialisation; --no-d-first-bn --init dcgan gives the DCGAN of its text.",
+           "PyTorch's own initialisation, and the generator step scores the discriminator step's fakes (the "
+           "PyTorch DCGAN loop); --no-d-first-bn --init dcgan gives the DCGAN of its text.",
            paper_options(arch='dcgan', size=64, fit='crop', norm='tanh', width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4,
-                 bs=128, d_first_bn=True, init='default')),
+                 bs=128, d_first_bn=True, init='default', reuse_fakes=True)),
     Recipe('classical128', 'Two-stage generator with an adaptive learning rate, 128 px',
            'Classical Artwork Generation using GANs',
            "A generator in two stages, the initial layers (1024 and 512 channels) at 2e-4 and the detail layers "

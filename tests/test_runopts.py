@@ -39,7 +39,7 @@ def test_algorithm_1_stops_the_run(tmp_path, capsys):
     assert not (run/'checkpoints'/'last.pth').exists() # as EarlyStop: the epoch it stops in is not saved
 
 class StepLosses(Callback):
-    "Stand-in for GANTrainer's `d_losses` and `g_loss` (the speed branch adds them): each D step's loss, then G's."
+    "Records each D step's loss as the D loss function returns it, beside GANTrainer's own `d_losses`."
     order = -20 # before GANTrainer's D steps
     def before_fit(self):
         t,loss = self.learn.gan_trainer,self.learn.gan_trainer.d_loss
@@ -48,8 +48,6 @@ class StepLosses(Callback):
     def before_batch(self): self.steps = []
     def after_loss(self):
         if not self.training: return
-        t = self.learn.gan_trainer
-        t.d_losses,t.g_loss = self.steps,self.learn.loss.detach()
         self.seen.append(torch.stack(self.steps).tolist())
 
 def test_one_column_per_d_step(tmp_path):

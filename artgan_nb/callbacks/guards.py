@@ -119,8 +119,8 @@ class NaNGuard(Guard):
 def d_score(last:dict, # `gan_trainer.last`
             metric:str='acc'): # 'acc' or 'gap'
     "How well D separates real from generated images in one batch."
-    if metric == 'acc': return (last['acc_real'] + last['acc_fake']) / 2
-    if metric == 'gap': return last['d_real'] - last['d_fake']
+    if metric == 'acc': return float(last['acc_real'] + last['acc_fake']) / 2
+    if metric == 'gap': return float(last['d_real'] - last['d_fake'])
     raise ValueError(f"metric must be 'acc' or 'gap', not {metric!r}")
 
 def set_rates(opt, # a torch optimizer

@@ -24,8 +24,7 @@ from .guards import Guard
 def batch_losses(learn): # a GAN learner, in `after_batch` of a training batch
     "This batch's D losses (one per D step, a list) and G loss, as 0-dim tensors."
     t = learn.gan_trainer
-    if hasattr(t, 'd_losses'): return t.d_losses,t.g_loss
-    return [torch.as_tensor(t.last['loss_d'])],torch.as_tensor(t.last['loss_g']) # a trainer that keeps the last D step's only
+    return t.d_losses,t.g_loss
 
 def append_rows(path, # a csv file, created (with its header) if missing
                 rows:list): # dicts with the same keys
