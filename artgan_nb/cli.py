@@ -241,7 +241,7 @@ def write_export(run, out='G.pt'):
 # %% ../nbs/12_cli.ipynb #3394e3f5
 def _fields(cls, *names): return [f for f in option_fields(cls) if f.name in names]
 INFO_FIELDS = option_fields(ModelSpec) + _fields(DataOptions, 'gray')
-PREPARE_FIELDS = _fields(DataOptions, 'labels_csv', 'fit', 'gray', 'cache', 'workers') + _fields(ModelSpec, 'size')
+PREPARE_FIELDS = _fields(DataOptions, 'labels_csv', 'fit', 'pad_color', 'gray', 'cache', 'workers') + _fields(ModelSpec, 'size')
 
 def artgan_info(argv:list=None): # the arguments; None: the command line's
     "Print the layers, output shapes and parameter counts of a model spec's networks (`artgan-info`)."
@@ -249,13 +249,14 @@ def artgan_info(argv:list=None): # the arguments; None: the command line's
     opts = options_of(args, INFO_FIELDS)
     run_command(lambda: summarize(validate(with_options(ModelSpec(nc=1 if opts.pop('gray') else 3), **opts))))
 
-def prepare_report(data, size:int, fit:str, gray:bool, cache:str, workers:int, labels_csv:str,
+def prepare_report(data, size:int, fit:str, gray:bool, cache:str, workers:int, labels_csv:str, pad_color:str='black',
                    verify:bool=False): # hash every image file and the whole cache again, rebuilding what changed
     "Check the options, decode the collection in `data` into the cache (or check it), and print the report."
-    validate(DataOptions(data=data, fit=fit, gray=gray, cache=cache, workers=workers, labels_csv=labels_csv))
+    validate(DataOptions(data=data, fit=fit, gray=gray, cache=cache, workers=workers, labels_csv=labels_csv, pad_color=pad_color))
     validate(ModelSpec(size=size))
     print(format_report(prepare_data(data, size, fit=fit, gray=gray, cache_dir=cache or None, workers=workers,
-                                     labels_csv=labels_csv or None, verify=verify)[1]))
+                                     labels_csv=labels_csv or None, verify=verify,
+                                     pad_color=pad_color if fit == 'pad' else 'black')[1]))
 
 def artgan_prepare(argv:list=None): # the arguments; None: the command line's
     "Decode a folder of images once into the cache and report what was kept and skipped (`artgan-prepare`)."

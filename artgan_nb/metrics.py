@@ -190,10 +190,12 @@ def load_split(root, # a dataset folder
                seed:int=0,
                gray:bool=False, # one luminance channel, as a greyscale run's images
                fit:str='crop', # how a picture is made square, as for the run's training images
+               pad_color:str='black', # the colour fit='pad' pads with, as for the run's training images
                cache_dir=None, # where caches go; None: `default_cache_dir()`
                exclude=frozenset()): # `image_hashes` of images to leave out, such as a run's training images
     "Up to `n` uint8 images of `root/split` at `size` that are not in `exclude`, how many were, and their features' file."
-    cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir)
+    cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir,
+                           pad_color=pad_color if fit == 'pad' else 'black')
     hashes = image_hashes(cache.images)
     keep = torch.tensor([i for i,h in enumerate(hashes) if h not in exclude], dtype=torch.int64)
     pick = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(seed))[:n]]
@@ -291,7 +293,8 @@ def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=F
     ck,dev = read_checkpoint(run),get_device(device)
     (G,D,spec),cfg,folder = gan_of(ck, dev, name=checkpoint_path(run)),config_of(ck),run_dir(run)
     train = train_images(cfg); train_h = image_hashes(train)
-    reals,left_out,real_path = load_split(real, split, spec.size, n, gray=spec.nc == 1, fit=cfg.data.fit, cache_dir=cache, exclude=set(train_h))
+    reals,left_out,real_path = load_split(real, split, spec.size, n, gray=spec.nc == 1, fit=cfg.data.fit,
+                                         pad_color=cfg.data.pad_color, cache_dir=cache, exclude=set(train_h))
     check_real(len(reals), left_out, real, opts)
     net,(fakes,fake8) = InceptionFeatures(device=dev),generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
     real_f,fake_f = cached_features(net, reals, real_path, bs),image_features(net, fake8, bs)

@@ -8,7 +8,8 @@ from PIL import Image
 
 from artgan_nb.data.collection import DataError, prepare_data, read_cache
 from artgan_nb.data.loaders import gan_dls, BatchAugment
-from fixtures import messy_folder
+from fixtures import messy_folder, painting
+from artgan_nb.metrics import load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,17 @@ def test_cli_and_library_share_the_cache(messy, tmp_path):
     x,y = gan_dls(cache, bs=4, holdout=0.25, device='cpu', augment=BatchAugment()).train.one_batch()
     assert x.shape == (4, 1, 32, 32) and x.dtype == torch.float32 and -1 <= x.min() and x.max() <= 1
     assert y.dtype == torch.int64 and set(y.tolist()) <= {0, 1}
+
+def test_prepare_and_eval_pad_with_the_runs_colour(tmp_path):
+    "artgan-prepare --pad-color builds the cache a run padded so reads, and artgan-eval's real images are padded alike."
+    root = tmp_path/'wide'; root.mkdir()
+    for i in range(3): painting(48, 24, i).save(root/f"{i}.png")
+    rc,_,err = prepare_cli(tmp_path, root, '--size', 32, '--fit', 'pad', '--pad-color', 'white', '--cache', tmp_path/'cache')
+    assert rc == 0, err
+    cache,report = prepare_data(root, size=32, fit='pad', pad_color='white', cache_dir=tmp_path/'cache')
+    assert report['reused'] and (cache.images[:, :, 0] == 255).all() # the top bar is white
+    images,_,_ = load_split(root, size=32, fit='pad', pad_color='white', cache_dir=tmp_path/'cache')
+    assert len(images) == 3 and (images[:, :, 0] == 255).all()
 
 @pytest.mark.parametrize('case,expect', [('missing', 'there is no folder'), ('empty', 'no usable image'),
                                          ('unwritable', 'cannot write the cache'), ('size', 'size must be')])
