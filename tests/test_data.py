@@ -211,21 +211,14 @@ def test_show_batch_shows_real_images(tmp_path):
 
 # The data options of issue 12: rotate, zoom, pad_color, mirror and the built-in shapes.
 
-from fastai.callback.core import Callback
 from artgan_nb.callbacks.checkpoint import atomic_save, load_checkpoint
 from artgan_nb.core import to_dict, with_options
 from artgan_nb.run import Config, read_config, resume, train
 from conftest import cli
+from test_resume import Crash
 
 NEW = dict(rotate=0.0, zoom=0.0, pad_color='black', mirror=False)     # the new options and their defaults
 TINY = dict(size=32, bs=16, nz=16, width=8, epochs=2, device='cpu', save_every_batches=2)
-
-class Crash(Callback):
-    "Stop with an error after `n` batches, as a crash would."
-    order = 200
-    def __init__(self, n): self.n = n
-    def after_batch(self):
-        if self.train_iter == self.n: raise RuntimeError('simulated crash')
 
 def weights(run):
     ck = load_checkpoint(Path(run)/'checkpoints'/'last.pth')
