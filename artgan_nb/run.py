@@ -7,12 +7,12 @@ Docs: https://artgan-nb.github.io/artgan_nb/run.html.md"""
 # %% auto #0
 __all__ = ['device_problems', 'RunOptions', 'Config', 'with_recipe', 'run_name', 'new_run_dir', 'RunLocked', 'RunLock',
            'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run', 'train',
-           'fit_stoppable', 'RunStopped', 'check_stopped', 'start_from', 'outside_links', 'check_run_folder',
+           'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from', 'outside_links', 'check_run_folder',
            'config_changes', 'warn_if_edited', 'data_changes', 'check_data', 'check_data_folder', 'continued',
            'checkpoint_path', 'read_checkpoint', 'config_of', 'trim_log', 'resume', 'gan_of', 'load_gan']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
-import fcntl, json, os, platform, socket, time, warnings
+import fcntl, json, os, platform, signal, socket, time, warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
-                                            SignalStop, interrupted, resume_command)
+                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -68,6 +68,7 @@ class RunOptions:
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model options must match; '': none")
     allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint (not their classes)')
+    minutes: float = option(0.0, "stop after this many minutes of training, at a batch's end, with a checkpoint (on --resume: this many more); 0: no limit", lo=0)
     recipe: str = option('', f"a paper's options by name, set before the options given: {', '.join(RECIPES)} (see --list-recipes); '': none")
     def more_problems(self):
         keep = [f"keep_every ({self.keep_every}) must be a multiple of save_every ({self.save_every}): only saved epochs can be kept"] \
@@ -176,6 +177,7 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                                             cooldown=r.alr_cooldown, nets=r.alr_nets, run_dir=run))
     if r.early_stop: cbs.append(EarlyStop(patience=r.early_stop))
     if r.early_stop_eps: cbs.append(LossChangeStop(r.early_stop_eps))
+    if r.minutes: cbs.append(TimeLimit(r.minutes))
     if r.on_collapse != 'off': cbs += [ModeCollapseMonitor(action=r.on_collapse), LossCollapseSign()]
     return cbs
 
@@ -221,8 +223,13 @@ def train(cfg:Config=None, # the run's options; None: the defaults
 def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
     "`fit_run`, ended cleanly by SIGINT or SIGTERM: a checkpoint, then `Interrupted` saying how to continue."
     with catch_signals(learn): fit_run(learn, cfg, run, ck, [SignalStop(), *(cbs or [])])
-    if learn.stopped_at: raise interrupted(learn, run)
+    if learn.stopped_at and learn.stop_signal == signal.SIGALRM: print(time_up(learn, cfg, run), flush=True)
+    elif learn.stopped_at: raise interrupted(learn, run)
     return learn
+
+def time_up(learn, cfg:Config, run:Path):
+    "What a run that `TimeLimit` ended says: where it stopped, and the run summary."
+    return f"{cfg.run.minutes:g} minutes up after {stop_place(learn.stopped_at)}, checkpoint written\n" + run_summary(run, images_seen(learn))
 
 class RunStopped(Exception):
     "A run that `NaNGuard` stopped before its last epoch; the message says what to do."

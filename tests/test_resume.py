@@ -291,3 +291,12 @@ def test_resume_after_the_data_or_config_changed(tmp_path):
     r = cli('artgan-train', '--resume', run, '--epochs', 3)
     assert r.returncode == 1 and f'the data folder of {run} is missing: {data.resolve()}' in r.stderr, r.stderr
     assert not (run/'.lock').exists()
+
+def test_time_limit_ends_with_a_checkpoint_and_resumes(tmp_path, capsys):
+    "No time left: each start trains one batch, writes a checkpoint, and ends normally, saying where it stopped."
+    _,run = train(with_options(Config(), **TINY, minutes=1e-9, out=str(tmp_path)))
+    assert 'minutes up after epoch 0 and 1 batches, checkpoint written' in capsys.readouterr().out
+    where = lambda: (lambda ck: (ck['epoch'], ck['batch']))(load_checkpoint(run/'checkpoints'/'last.pth'))
+    assert where() == (0, 1)
+    resume(run)
+    assert where() == (0, 2) and 'minutes up after epoch 0 and 2 batches' in capsys.readouterr().out

@@ -7,10 +7,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_checkpoint.html.md"""
 # %% auto #0
 __all__ = ['MODEL_KEYS', 'STATE_KEYS', 'NETS', 'CheckpointError', 'atomic_save', 'check_checkpoint', 'load_checkpoint',
            'load_weights', 'get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'Resume', 'Interrupted',
-           'catch_signals', 'SignalStop', 'resume_command', 'interrupted']
+           'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'stop_place', 'interrupted']
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #876cd8c0
-import os, pickle, random, shlex, signal, threading
+import os, pickle, random, shlex, signal, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -236,10 +236,21 @@ class SignalStop(Callback):
     def after_epoch(self):
         if getattr(self.learn, 'stop_signal', None): self.stop(self.epoch + 1, 0, self.dls.train.rng.getstate())
 
+class TimeLimit(Callback):
+    "After `minutes` of fitting, end the fit at a batch's end as a SIGALRM would: `SignalStop` writes the checkpoint."
+    order = -9 # after GANTrainer (-10); before a data-parallel run's RankSync (-8), which spreads a stop to every rank
+    def __init__(self, minutes:float): self.seconds = minutes * 60
+    def before_fit(self): self.start = time.monotonic()
+    def after_batch(self):
+        if self.training and not self.learn.stop_signal and time.monotonic() - self.start >= self.seconds: self.learn.stop_signal = signal.SIGALRM
+
 def resume_command(run): return f"artgan-train --resume {shlex.quote(str(run))}"
+
+def stop_place(at:tuple): # (epoch, batch), as `learn.stopped_at` holds it
+    "Where a run stopped, in words."
+    return f"epoch {at[0]}" + (f" and {at[1]} batches" if at[1] else '')
 
 def interrupted(learn, run):
     "The `Interrupted` to raise after `learn` was stopped by a signal in run folder `run`."
-    (epoch,batch),name = learn.stopped_at,signal.Signals(learn.stop_signal).name
-    where = f"epoch {epoch}" + (f" and {batch} batches" if batch else '')
-    return Interrupted(f"stopped by {name} after {where}, checkpoint written; continue with: {resume_command(run)}", learn.stop_signal)
+    name = signal.Signals(learn.stop_signal).name
+    return Interrupted(f"stopped by {name} after {stop_place(learn.stopped_at)}, checkpoint written; continue with: {resume_command(run)}", learn.stop_signal)
