@@ -269,7 +269,8 @@ class EvalOptions:
     split: str = option('', "the real images' subfolder; '': DIR/test if there is one, else DIR itself")
     kid_subset: int = option(1000, 'KID subset size, capped at the number of images', lo=2)
     pr: bool = option(False, 'also compute precision and recall (at least 4 images a side)')
-    seed: int = option(0, 'seed of the generated images', lo=0)
+    seed: int = option(0, 'seed of the generated images (and of the choice of n_train)', lo=0)
+    n_train: int = option(0, 'training images the memorisation check searches, a seeded choice; 0: every one', lo=0)
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
     def more_problems(self):
@@ -287,9 +288,9 @@ def check_real(n_real:int, # real images found
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
 def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=False,
-             cache=None, bs:int=None, seed:int=0, device:str='auto'):
+             cache=None, bs:int=None, seed:int=0, n_train:int=0, device:str='auto'):
     "Every metric of a run against real images it did not train on (see `EvalOptions`); also writes RUN/memorisation.png. `bs`: images per feature batch, None: the network's own."
-    opts = validate(EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, device=device))
+    opts = validate(EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, n_train=n_train, device=device))
     ck,dev = read_checkpoint(run),get_device(device)
     (G,D,spec),cfg,folder = gan_of(ck, dev, name=checkpoint_path(run)),config_of(ck),run_dir(run)
     train = train_images(cfg); train_h = image_hashes(train)
@@ -298,7 +299,9 @@ def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=F
     check_real(len(reals), left_out, real, opts)
     net,(fakes,fake8) = InceptionFeatures(device=dev),generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
     real_f,fake_f = cached_features(net, reals, real_path, bs),image_features(net, fake8, bs)
-    train_f = cached_features(net, train, folder/'features'/f"train-{features_key(train_h)}.pt", bs)
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n_train or len(train)].sort().values
+    train,train_h = train[pick],[train_h[i] for i in pick]
+    train_f = cached_features(net, train, real_path.parent/f"train-{features_key(train_h)}.pt", bs)
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8.cpu(), train, dist, idx, path=folder/'memorisation.png')

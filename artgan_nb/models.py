@@ -265,7 +265,7 @@ class ModelSpec:
     d_noise: float = option(0.1, "std of the Gaussian noise on the classical discriminator's input (other archs: unused)", lo=0)
     d_dropout: float = option(0.3, 'dropout rate of the classical and dcgan-fc discriminators (dcgan: unused)', lo=0, hi=1, hi_open=True)
     g_out: str = option('tanh', "G's last activation: tanh (pixels in [-1, 1]) or sigmoid ([0, 1]: --norm unit)", choices=('tanh', 'sigmoid'))
-    g_up: str = option('deconv', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)", choices=('deconv', 'resize'))
+    g_up: str = option('resize', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)", choices=('deconv', 'resize'))
 
     def more_problems(self):
         "What `build_gan` says of the options (built on the meta device: no memory, no time)."

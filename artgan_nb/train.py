@@ -188,7 +188,7 @@ class TrainOptions:
     beta2: float = option(0.999, "Adam's beta2, both networks", lo=0, hi=1, hi_open=True)
     n_dis: int = option(1, 'discriminator steps per batch', lo=1)
     ema: float = option(0.0, "decay of the generator's moving average, e.g. 0.999; 0: none", lo=0, hi=1, hi_open=True)
-    diffaug: str = option('color,translation,cutout', f"DiffAugment policy for every image D sees, names from {', '.join(DIFF_POLICIES)}; 'none': off")
+    diffaug: str = option('none', f"DiffAugment policy for every image D sees, names from {', '.join(DIFF_POLICIES)}; 'none': off")
     label_smoothing: float = option(None, f"one-sided label smoothing of D's real targets; None: 0.1 for {', '.join(SMOOTHABLE)}, else 0",
                                     lo=0, hi=0.5, hi_open=True)
     instance_noise: float = option(0.0, 'std of Gaussian noise added to every image D sees', lo=0)
@@ -197,7 +197,7 @@ class TrainOptions:
     bs: int = option(64, 'batch size', lo=1)
     epochs: int = option(25, 'passes over the training images', lo=1)
     seed: int = option(0, 'seed of everything random', lo=0, hi=2**32 - 1)
-    reuse_fakes: bool = option(False, "the generator step scores the discriminator step's fakes instead of making new ones: "
+    reuse_fakes: bool = option(True, "the generator step scores the discriminator step's fakes instead of making new ones: "
                                "one generator forward per batch, as the PyTorch DCGAN example")
     precision: str = option('fp32', "'bf16': autocast to bfloat16 (fast on GPUs and CPUs with native bf16, e.g. AMX or avx512_bf16; far slower on others); 'fp16': float16 with "
                             "gradient scalers (CUDA only); BatchNorm, losses and weights stay float32", choices=tuple(PRECISIONS))

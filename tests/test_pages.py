@@ -12,6 +12,7 @@ import build_site, readme  # noqa: E402
 
 MAX_BYTES = 1_500_000
 NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith('_'))
+RECIPE_NBS = build_site.recipe_notebooks() # nbs/recipes: tutorials, exporting nothing
 NUMBERED = sorted(p for p in NOTEBOOKS if re.match(r'\d\d[a-z]?_', p.name)) # 09a_recipes sorts between 09_ and 10_
 
 # What a reader must never see in a stored output, with the reason a failure gives.
@@ -91,20 +92,20 @@ def test_readme_link_rewriting(tmp_path):
 
 # --- the project's notebooks ---
 
-@pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize('path', NOTEBOOKS + RECIPE_NBS, ids=lambda p: p.name)
 def test_outputs_clean(path):
     ps = problems(json.loads(path.read_text()), path.name)
     assert not ps, f"{len(ps)} unclean output(s) in {path.name}:\n" + '\n'.join(ps[:20])
 
-@pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize('path', NOTEBOOKS + RECIPE_NBS, ids=lambda p: p.name)
 def test_notebook_size(path):
     n = path.stat().st_size
     assert n <= MAX_BYTES, f"{path.name} is {n/1e6:.2f} MB (at most {MAX_BYTES/1e6} MB): smaller figures (figsize, dpi), fewer images"
 
-@pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize('path', NOTEBOOKS + RECIPE_NBS, ids=lambda p: p.name)
 def test_one_module_per_notebook(path):
     mods = default_exps(json.loads(path.read_text()))
-    if path.name == 'index.ipynb': assert mods == [], f"index.ipynb exports {mods}"
+    if path.name == 'index.ipynb' or path in RECIPE_NBS: assert mods == [], f"{path.name} exports {mods}"
     else: assert mods == [module_of(path.stem)], f"{path.name}: `#| default_exp` {mods}, expected exactly [{module_of(path.stem)!r}]"
 
 def test_sidebar_complete():
@@ -112,7 +113,13 @@ def test_sidebar_complete():
     listed = re.findall(r'^\s*-\s*(\S+)\s*$', (NBS/'sidebar.yml').read_text(), re.M)
     expected = [p.name for p in build_site.notebooks()]
     assert expected == ['index.ipynb'] + [p.name for p in NUMBERED]
+    expected += [f'recipes/{p.name}' for p in RECIPE_NBS]
     assert listed == expected, f"nbs/sidebar.yml lists {listed}, the notebooks are {expected}: run python tools/build_site.py --sidebar"
+
+def test_recipe_pages_follow_the_recipes():
+    "The site's Recipes part lists one page per recipe, in `RECIPES` order, then the comparison."
+    from artgan_nb.recipes import RECIPES
+    assert build_site.RECIPE_PAGES == (*RECIPES, 'compare')
 
 def test_readme_links_resolve():
     "Every relative link in README.md points to a file in the repository."

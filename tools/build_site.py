@@ -38,13 +38,25 @@ def for_site(nb):
     nb.metadata.setdefault('language_info', {'name': 'python'})  # nbdev-clean strips it; Sphinx needs it for highlighting
     return nb
 
+# The "Recipes" part of the site, in this order (the papers as in `artgan_nb.recipes.RECIPES`, then the comparison);
+# any other notebook in nbs/recipes follows, sorted.
+RECIPE_PAGES = ('wikiart-dcgan64', 'classical128', 'portraits64', '19c-dcgan128', 'abstract128', 'artgan', 'compare')
+
 def notebooks(nbs=NBS):
     "index.ipynb, then the numbered notebooks (`NN_name.ipynb`) in order; scratch notebooks (`_*`) are skipped."
     return [nbs/'index.ipynb'] + sorted(p for p in nbs.glob('[0-9]*.ipynb'))
 
+def recipe_notebooks(nbs=NBS):
+    "The notebooks of nbs/recipes, in `RECIPE_PAGES` order, then any others sorted; scratch notebooks (`_*`) skipped."
+    found = [p for p in (nbs/'recipes').glob('*.ipynb') if not p.name.startswith('_')]
+    rank = {n: i for i,n in enumerate(RECIPE_PAGES)}
+    return sorted(found, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
+
 def sidebar_yml(nbs=NBS):
     "The text of nbs/sidebar.yml for the notebooks on disk (tests/test_pages.py checks the committed file)."
-    return 'website:\n  sidebar:\n    contents:\n' + ''.join(f'      - {p.name}\n' for p in notebooks(nbs))
+    recipes = recipe_notebooks(nbs)
+    part = '      - section: Recipes\n        contents:\n' + ''.join(f'          - recipes/{p.name}\n' for p in recipes) if recipes else ''
+    return 'website:\n  sidebar:\n    contents:\n' + ''.join(f'      - {p.name}\n' for p in notebooks(nbs)) + part
 
 def mathjax_dir():
     "The MathJax 2 folder (MathJax.js, config/, jax/, fonts/) of the installed `jupyter-server-mathjax`."
@@ -83,16 +95,20 @@ def config():
         }},
     }, indent=2) + '\n'
 
+def toc():
+    "The Jupyter Book `_toc.yml`: the library's notebooks, then the part \"Recipes\"."
+    parts = [('Library', [p.stem for p in notebooks()[1:]]), ('Recipes', [f'recipes/{p.stem}' for p in recipe_notebooks()])]
+    return 'format: jb-book\nroot: index\nparts:\n' + ''.join(f'- caption: {cap}\n  chapters:\n' + ''.join(f'  - file: {n}\n' for n in names)
+                                                              for cap,names in parts if names)
+
 def build(out:Path):
     "Write processed notebooks, `_config.yml`, `_toc.yml` and MathJax to OUT/src, then build OUT/_build/html."
     src = out/'src'
     src.mkdir(parents=True, exist_ok=True)
-    names = []
-    for p in notebooks():
-        nbformat.write(for_site(nbformat.read(p, as_version=4)), src/p.name)
-        names.append(p.stem)
+    (src/'recipes').mkdir(exist_ok=True)
+    for p in notebooks() + recipe_notebooks(): nbformat.write(for_site(nbformat.read(p, as_version=4)), src/p.relative_to(NBS))
     (src/'_config.yml').write_text(config())
-    (src/'_toc.yml').write_text('format: jb-book\nroot: index\nchapters:\n' + ''.join(f'- file: {n}\n' for n in names[1:]))
+    (src/'_toc.yml').write_text(toc())
     shutil.copytree(mathjax_dir(), src/MATHJAX_STATIC/'mathjax', dirs_exist_ok=True)
     subprocess.run([sys.executable, '-c', 'from jupyter_book.cli.main import main; main()', 'build', '--all', '-q', str(src), '--path-output', str(out)], check=True)
     return out/'_build'/'html'
