@@ -270,7 +270,7 @@ class EvalOptions:
     kid_subset: int = option(1000, 'KID subset size, capped at the number of images', lo=2)
     pr: bool = option(False, 'also compute precision and recall (at least 4 images a side)')
     seed: int = option(0, 'seed of the generated images (and of the choice of n_train)', lo=0)
-    n_train: int = option(0, 'training images the memorisation check searches, a seeded choice; 0: every one', lo=0)
+    n_train: int = option(2000, 'training images the memorisation check searches, a seeded choice; 0: every one', lo=0)
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
     def more_problems(self):
@@ -288,7 +288,7 @@ def check_real(n_real:int, # real images found
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
 def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=False,
-             cache=None, bs:int=None, seed:int=0, n_train:int=0, device:str='auto'):
+             cache=None, bs:int=None, seed:int=0, n_train:int=2000, device:str='auto'):
     "Every metric of a run against real images it did not train on (see `EvalOptions`); also writes RUN/memorisation.png. `bs`: images per feature batch, None: the network's own."
     opts = validate(EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, n_train=n_train, device=device))
     ck,dev = read_checkpoint(run),get_device(device)
@@ -299,13 +299,13 @@ def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=F
     check_real(len(reals), left_out, real, opts)
     net,(fakes,fake8) = InceptionFeatures(device=dev),generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
     real_f,fake_f = cached_features(net, reals, real_path, bs),image_features(net, fake8, bs)
-    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n_train or len(train)].sort().values
+    n_all,pick = len(train),torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n_train or len(train)].sort().values
     train,train_h = train[pick],[train_h[i] for i in pick]
     train_f = cached_features(net, train, real_path.parent/f"train-{features_key(train_h)}.pt", bs)
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8.cpu(), train, dist, idx, path=folder/'memorisation.png')
-    return dict(res, real_left_out=left_out, memorisation=dict(mem, n_train=len(train)), **d_accuracy(D, reals, fakes))
+    return dict(res, real_left_out=left_out, memorisation=dict(mem, n_train=len(train), n_train_all=n_all), **d_accuracy(D, reals, fakes))
 
 # %% ../nbs/11_metrics.ipynb #f5d511a5
 def report(res:dict):
@@ -313,7 +313,7 @@ def report(res:dict):
     m = res['memorisation']
     lines = [f"FID {res['fid']:.2f} ({res['n_real']} real, {res['n_fake']} generated images; FID is biased upwards for small sets)",
              f"KID {res['kid_mean']:.4f} +- {res['kid_std']:.4f} (subsets of {res['kid_subset_size']})",
-             f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} training images "
+             f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} training images searched (of {m['n_train_all']}) "
              f"than {m['q']:.0%} of held-out images are (about {m['q']:.0%} expected without copying)",
              f"discriminator accuracy: {res['d_acc_real']:.1%} on held-out real, {res['d_acc_fake']:.1%} on generated"]
     if res.get('real_left_out'): lines.insert(1, f"{res['real_left_out']} real images were left out: the run trained on them")

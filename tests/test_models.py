@@ -10,15 +10,17 @@ from artgan_nb.run import Config, train, load_gan, read_config
 
 TINY = dict(n_images=32, size=32, bs=16, nz=8, width=4, epochs=1, device='cpu', workers=0) # 2 batches
 
-NEW = dict(d_first_bn=False, init='dcgan', d_noise=0.1, d_dropout=0.3, g_out='tanh', g_up='deconv') # today's behaviour
+NEW = dict(d_first_bn=False, init='dcgan', d_noise=0.1, d_dropout=0.3, g_out='tanh', g_up='resize') # the defaults
 
-def test_new_options_default_to_todays_networks():
-    "The defaults of the new options keep today's networks: transposed convolutions, Tanh, no Upsample."
+def test_defaults_upsample_by_resize_and_deconv_gives_older_networks():
+    "The default G doubles its side by resizing then convolving (only a latent of side 1 goes through a transposed"
+    " convolution); `g_up='deconv'` gives the transposed convolutions of older versions. Tanh either way."
     assert {k: getattr(ModelSpec(), k) for k in NEW} == NEW
     for arch in ARCHS:
-        torch.manual_seed(0); G,D = build_gan(arch=arch, size=32, nz=8, width=4)
-        assert not any(isinstance(m, (nn.Upsample, nn.Sigmoid)) for m in G)
-        assert sum(isinstance(m, nn.ConvTranspose2d) for m in G) == 4 and isinstance(G[-1], nn.Tanh)
+        for g_up,deconvs,ups in (('resize', 0 if arch == 'dcgan-fc' else 1, 4 if arch == 'dcgan-fc' else 3), ('deconv', 4, 0)):
+            torch.manual_seed(0); G,D = build_gan(arch=arch, size=32, nz=8, width=4, g_up=g_up)
+            counts = [sum(isinstance(m, t) for m in G.modules()) for t in (nn.ConvTranspose2d, nn.Upsample, nn.Sigmoid)]
+            assert counts == [deconvs, ups, 0] and isinstance(G[-1], nn.Tanh), (arch, g_up, counts)
 
 @pytest.mark.parametrize('arch', list(ARCHS))
 @pytest.mark.parametrize('n_classes', [0, 3])
@@ -44,14 +46,14 @@ def test_new_options_train_are_recorded_and_reload(tmp_path):
     assert x.min() >= 0 and x.max() <= 1 and D(x).shape == (4,)
 
 def test_checkpoint_without_the_new_options_loads(tmp_path):
-    "A checkpoint written before these options existed (its spec lacks them) loads as today's networks."
-    _,run = train(with_options(Config(), **TINY, out=str(tmp_path)))
+    "A checkpoint written before these options existed (its spec lacks them) loads as the networks of its time (`OLD_DEFAULTS`)."
+    _,run = train(with_options(Config(), **TINY, g_up='deconv', out=str(tmp_path)))
     path = run/'checkpoints'/'last.pth'
     ck = load_checkpoint(path)
     for k in NEW: del ck['config']['model'][k]
     torch.save(ck, path)
     G,D,spec = load_gan(run, ema=False)
-    assert {k: getattr(spec, k) for k in NEW} == NEW
+    assert {k: getattr(spec, k) for k in NEW} == {**NEW, 'g_up': 'deconv'}
     assert torch.equal(G[1].weight, ck['generator']['1.weight'])
 
 @pytest.mark.parametrize('args,msg', [(['--arch', 'classical', '--d-first-bn'], 'd_first_bn: the classical discriminator has no BatchNorm'),
