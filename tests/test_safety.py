@@ -215,7 +215,8 @@ NAN_AT_BATCH_6 = '''
 import artgan_nb.run as run
 from fastai.callback.core import Callback
 class Poison(Callback):
-    "The generator's weights turn NaN in the second epoch: the losses follow."
+    "The generator's weights turn NaN in the second epoch, before its discriminator step: the losses follow."
+    order = -20 # before GANTrainer (-10), whose discriminator step makes the batch's fakes
     def before_batch(self):
         if self.training and self.train_iter == 5:
             for p in self.learn.model.generator.parameters(): p.data.fill_(float('nan'))
