@@ -22,6 +22,11 @@ class Crash(Callback):
     def after_batch(self):
         if self.train_iter == self.n: raise RuntimeError('simulated crash')
 
+def place(run):
+    "(epoch, batch) where the run's last checkpoint was written."
+    ck = load_checkpoint(Path(run)/'checkpoints'/'last.pth')
+    return ck['epoch'],ck['batch']
+
 def states(run):
     "Everything that must match at the end: weights, optimizer moments, the epochs' statistics."
     ck = load_checkpoint(Path(run)/'checkpoints'/'last.pth')
@@ -296,7 +301,6 @@ def test_time_limit_ends_with_a_checkpoint_and_resumes(tmp_path, capsys):
     "No time left: each start trains one batch, writes a checkpoint, and ends normally, saying where it stopped."
     _,run = train(with_options(Config(), **TINY, minutes=1e-9, out=str(tmp_path)))
     assert 'minutes up after epoch 0 and 1 batches, checkpoint written' in capsys.readouterr().out
-    where = lambda: (lambda ck: (ck['epoch'], ck['batch']))(load_checkpoint(run/'checkpoints'/'last.pth'))
-    assert where() == (0, 1)
+    assert place(run) == (0, 1)
     resume(run)
-    assert where() == (0, 2) and 'minutes up after epoch 0 and 2 batches' in capsys.readouterr().out
+    assert place(run) == (0, 2) and 'minutes up after epoch 0 and 2 batches' in capsys.readouterr().out
