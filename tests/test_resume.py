@@ -300,7 +300,11 @@ def test_resume_after_the_data_or_config_changed(tmp_path):
 def test_time_limit_ends_with_a_checkpoint_and_resumes(tmp_path, capsys):
     "No time left: each start trains one batch, writes a checkpoint, and ends normally, saying where it stopped."
     _,run = train(with_options(Config(), **TINY, minutes=1e-9, out=str(tmp_path)))
-    assert 'minutes up after epoch 0 and 1 batches, checkpoint written' in capsys.readouterr().out
+    assert 'minutes up after epoch 0 and 1 batch, checkpoint written' in capsys.readouterr().out
     assert place(run) == (0, 1)
+    assert [r['iteration'] for r in read_log(run/'losses.csv')] == ['1'] and [r['kimg'] for r in read_log(run/'log.csv')] == ['0.016']
+    assert sorted(f.name for f in (run/'samples').iterdir()) == ['evolution.gif', 'evolution.png', 'images_000000016.png']
     resume(run)
     assert place(run) == (0, 2) and 'minutes up after epoch 0 and 2 batches' in capsys.readouterr().out
+    assert [r['iteration'] for r in read_log(run/'losses.csv')] == ['1', '2'] and [r['kimg'] for r in read_log(run/'log.csv')] == ['0.032']
+    assert Image.open(run/'samples'/'evolution.gif').n_frames == 2 # the grid of each stop, in order

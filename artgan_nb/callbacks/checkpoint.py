@@ -248,7 +248,7 @@ def resume_command(run): return f"artgan-train --resume {shlex.quote(str(run))}"
 
 def stop_place(at:tuple): # (epoch, batch), as `learn.stopped_at` holds it
     "Where a run stopped, in words."
-    return f"epoch {at[0]}" + (f" and {at[1]} batches" if at[1] else '')
+    return f"epoch {at[0]}" + (f" and {at[1]} batch{'es' if at[1] > 1 else ''}" if at[1] else '')
 
 def interrupted(learn, run):
     "The `Interrupted` to raise after `learn` was stopped by a signal in run folder `run`."

@@ -59,7 +59,7 @@ def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one p
 
 # %% ../../nbs/08a_callbacks_losses.ipynb #eac6a9bf
 class LossLog(EpochCallback):
-    "Every training batch's losses (D's at each D step, G's) to `run_dir/losses.csv`, once per epoch; plotted in `losses_iter.png`."
+    "Every training batch's losses (D's at each D step, G's) to `run_dir/losses.csv`, once per epoch and when the fit ends; plotted in `losses_iter.png`."
     order = 60
     def __init__(self, run_dir): # the run folder
         self.dir,self.written = Path(run_dir),0
@@ -76,11 +76,16 @@ class LossLog(EpochCallback):
         return [{'iteration': i, 'epoch': self.epoch + 1, 'kimg': i * bs / 1000, **{f'loss_d_{j + 1}': v for j,v in enumerate(ds)}, 'loss_g': gi}
                 for i,ds,gi in zip(self.its, d, g)]
 
-    def after_epoch(self):
-        if not (self.trained and self.its): return
+    def write(self):
+        "Append the pending rows to `losses.csv` and redraw `losses_iter.png`."
         append_rows(self.dir/'losses.csv', self.rows())
         self.written,self.its,self.d,self.g = self.written + len(self.its),[],[],[]
         plot_iter_losses(read_log(self.dir/'losses.csv'), self.dir/'losses_iter.png')
+
+    def after_epoch(self):
+        if self.trained and self.its: self.write()
+    def after_fit(self): # a fit stopped within an epoch (a time limit, a signal, a guard) still writes its batches
+        if self.its: self.write()
 
     def state_dict(self):
         pending = lambda xs: torch.stack(xs).cpu() if xs else torch.zeros(0)

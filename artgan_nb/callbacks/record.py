@@ -6,10 +6,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_record.html.md"""
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'EpochCallback', 'spec_stats', 'images_seen', 'kimg', 'quiet_writer_thread', 'TensorBoardWriter',
-           'config_text', 'tb_writer', 'grid_tile_side', 'epoch_of', 'evolution_grid', 'gif_frame', 'evolution_gif',
-           'SampleLogger', 'epoch_list_problems', 'parse_epochs', 'read_log', 'append_row', 'plot_losses',
-           'epoch_values', 'MetricsLog', 'keep_copy', 'KeepCheckpoints', 'time_left', 'bar_kind', 'HTMLBar',
-           'LiveProgress', 'EpochSummary', 'run_summary']
+           'config_text', 'tb_writer', 'grid_tile_side', 'epoch_of', 'grid_seen', 'grid_label', 'evolution_grid',
+           'gif_frame', 'evolution_gif', 'SampleLogger', 'epoch_list_problems', 'parse_epochs', 'read_log',
+           'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'keep_copy', 'KeepCheckpoints', 'time_left',
+           'bar_kind', 'HTMLBar', 'LiveProgress', 'EpochSummary', 'run_summary']
 
 # %% ../../nbs/07_callbacks_record.ipynb #05d5cda4
 import csv, io, json, shlex, sys, threading, time
@@ -86,39 +86,50 @@ def grid_tile_side(width:int, # the grid PNG's width in pixels
 
 def epoch_of(file): return int(Path(file).stem.split('_')[1]) # epoch_0012.png -> 12
 
-def evolution_grid(files:list, # epoch_NNNN.png files, in epoch order
+def grid_seen(file, # samples/epoch_NNNN.png (after epoch N) or samples/images_NNNNNNNNN.png (after N images)
+              per_epoch:int): # training images per epoch
+    "Images seen when the grid in `file` was written."
+    kind,n = Path(file).stem.split('_')
+    return int(n) * (per_epoch if kind == 'epoch' else 1)
+
+def grid_label(file): # samples/epoch_NNNN.png or samples/images_NNNNNNNNN.png
+    "When the grid in `file` was written, in words: 'epoch 3' or '12.8 kimg'."
+    kind,n = Path(file).stem.split('_')
+    return f"epoch {int(n)}" if kind == 'epoch' else f"{int(n) / 1000:g} kimg"
+
+def evolution_grid(files:list, # grid files (epoch_NNNN.png, images_NNNNNNNNN.png), in training order
                    path, # where to write the figure
                    ncol:int=8, # images per row in those files
                    k:int=8, # seeds to show (columns), at most `ncol`
-                   rows:int=12): # most epochs to show
-    "One row per epoch with the same first `k` samples; returns `path`."
+                   rows:int=12): # most grids to show
+    "One row per grid with the same first `k` samples; returns `path`."
     picks = sorted({int(i) for i in np.linspace(0, len(files) - 1, min(rows, len(files))).round()})
     strips,labels = [],[]
     for i in picks:
         img = plt.imread(files[i])[..., :3]
         side = grid_tile_side(img.shape[1], ncol)
         strips.append(img[:side + 4, :min(k, ncol) * (side + 2) + 2])
-        labels.append(f"epoch {epoch_of(files[i])}")
+        labels.append(grid_label(files[i]))
     fig,ax = plt.subplots(figsize=(min(k, ncol) * 0.8, len(picks) * 0.8))
     ax.imshow(np.concatenate(strips), interpolation='nearest')
     ax.set_yticks([(side + 4) * (j + 0.5) for j in range(len(picks))], labels); ax.set_xticks([])
     save_figure(fig, path)
     return Path(path)
 
-def gif_frame(file, # an epoch_NNNN.png grid
+def gif_frame(file, # a grid file (epoch_NNNN.png, images_NNNNNNNNN.png)
               most:int=640): # longest side of the frame; larger grids are shrunk by a whole factor
-    "The grid in `file` below a band that names its epoch."
+    "The grid in `file` below a band that says when it was written."
     img = Image.open(file).convert('RGB')
     img = img.reduce(-(-max(img.size) // most))
     frame = Image.new('RGB', (img.width, img.height + 14), 'white')
     frame.paste(img, (0, 14))
-    ImageDraw.Draw(frame).text((2, 1), f"epoch {epoch_of(file)}", fill='black')
+    ImageDraw.Draw(frame).text((2, 1), grid_label(file), fill='black')
     return frame
 
-def evolution_gif(files:list, # epoch_NNNN.png files, in epoch order
+def evolution_gif(files:list, # grid files, in training order
                   path, # where to write the GIF
                   ms:int=250): # time per frame in milliseconds; the last frame stays four times as long
-    "An animated GIF of the grids, one frame per epoch, looping; returns `path`."
+    "An animated GIF of the grids, one frame each, looping; returns `path`."
     frames,buf = [gif_frame(f) for f in files],io.BytesIO()
     frames[0].save(buf, format='GIF', save_all=True, append_images=frames[1:], duration=[ms] * (len(frames) - 1) + [4 * ms], loop=0)
     return write_file(path, buf.getvalue())
@@ -137,7 +148,8 @@ class SampleLogger(EpochCallback):
         self.dir = Path(run_dir)/'samples'
         self.seed,self.n,self.show,self.k,self.rows,self.every,self.epochs = seed,n,show,k,rows,every,epochs
 
-    def before_fit(self): self.display = None
+    def before_fit(self): self.display,self.ended = None,False
+    def before_epoch(self): super().before_epoch(); self.ended = False
 
     def write(self, name:str): # the file's name in the samples folder
         "Render the fixed latent vectors into `samples/name` and to TensorBoard; returns the file."
@@ -152,7 +164,7 @@ class SampleLogger(EpochCallback):
 
     def after_epoch(self):
         if not self.trained: return
-        self.last_path = self.write(f'epoch_{self.epoch + 1:04d}.png')
+        self.last_path,self.ended = self.write(f'epoch_{self.epoch + 1:04d}.png'),True
         if self.show: self.show_latest()
 
     def show_latest(self):
@@ -161,9 +173,15 @@ class SampleLogger(EpochCallback):
         if self.display is None: self.display = display(Image(filename=self.last_path), display_id=True)
         else: self.display.update(Image(filename=self.last_path))
 
+    def grids(self):
+        "The grids the evolution shows, in training order: those of the chosen `epochs`, or every grid in the folder."
+        if self.epochs is not None: return [f for f in sorted(self.dir.glob('epoch_*.png')) if epoch_of(f) in self.epochs]
+        per_epoch = len(self.dls.train) * self.dls.train.bs
+        return sorted([*self.dir.glob('epoch_*.png'), *self.dir.glob('images_*.png')], key=lambda f: grid_seen(f, per_epoch))
+
     def after_fit(self):
-        files = [f for f in sorted(self.dir.glob('epoch_*.png')) if self.epochs is None or epoch_of(f) in self.epochs]
-        if not files: return
+        if getattr(self, 'trained', False) and not self.ended: self.write(f'images_{images_seen(self.learn):09d}.png') # stopped within an epoch
+        if not (files := self.grids()): return
         rows = self.rows if self.epochs is None else len(files)
         self.evolution_path = evolution_grid(files, self.dir/'evolution.png', min(8, self.n), self.k, rows)
         evolution_gif(files, self.dir/'evolution.gif')
@@ -224,9 +242,10 @@ class MetricsLog(EpochCallback):
                  symlog:bool=False): # losses.png on a symmetric-log axis
         self.dir,self.symlog = Path(run_dir),symlog
 
+    def before_fit(self): self.ended = False
     def before_epoch(self):
         super().before_epoch()
-        self.start,self.n_images,self.learn.epoch_extras = time.perf_counter(),0,{}
+        self.start,self.n_images,self.learn.epoch_extras,self.ended = time.perf_counter(),0,{},False
     def after_batch(self):
         if self.training: self.n_images += find_bs(self.learn.xb)
 
@@ -241,7 +260,13 @@ class MetricsLog(EpochCallback):
 
     def after_epoch(self):
         if not self.trained: return
-        row = self.row()
+        self.write(self.row())
+        self.ended = True
+    def after_fit(self): # a fit stopped within an epoch: a row for the batches it trained (a resume drops it)
+        if getattr(self, 'trained', False) and not self.ended and self.n_images: self.write(self.row())
+
+    def write(self, row:dict):
+        "Append `row` to log.csv and TensorBoard; redraw losses.png."
         plot_losses(append_row(self.dir/'log.csv', row), self.dir/'losses.png', self.symlog)
         if (writer := tb_writer(self.learn)) is None: return
         for k,v in row.items():
