@@ -29,8 +29,8 @@ from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
 class EpochCallback(Callback):
-    "A callback whose `self.trained` is False in `after_epoch` for epochs fastai skipped (`fit(start_epoch=...)`)."
-    def before_epoch(self): self.trained = False
+    "A callback whose `self.trained` is False in `after_epoch` for epochs fastai skipped (`fit(start_epoch=...)`); `ended` is its subclasses' to set in `after_epoch`."
+    def before_epoch(self): self.trained,self.ended = False,False
     def before_train(self): self.trained = True
 
 def cut_short(cb): # an `EpochCallback` that sets `ended` in its `after_epoch`, after the fit
@@ -152,8 +152,7 @@ class SampleLogger(EpochCallback):
         self.dir = Path(run_dir)/'samples'
         self.seed,self.n,self.show,self.k,self.rows,self.every,self.epochs = seed,n,show,k,rows,every,epochs
 
-    def before_fit(self): self.display,self.ended = None,False
-    def before_epoch(self): super().before_epoch(); self.ended = False
+    def before_fit(self): self.display = None
 
     def write(self, name:str): # the file's name in the samples folder
         "Render the fixed latent vectors into `samples/name` and to TensorBoard; returns the file."
@@ -246,10 +245,9 @@ class MetricsLog(EpochCallback):
                  symlog:bool=False): # losses.png on a symmetric-log axis
         self.dir,self.symlog = Path(run_dir),symlog
 
-    def before_fit(self): self.ended = False
     def before_epoch(self):
         super().before_epoch()
-        self.start,self.n_images,self.learn.epoch_extras,self.ended = time.perf_counter(),0,{},False
+        self.start,self.n_images,self.learn.epoch_extras = time.perf_counter(),0,{}
     def after_batch(self):
         if self.training: self.n_images += find_bs(self.learn.xb)
 
