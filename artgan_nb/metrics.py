@@ -8,9 +8,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/metrics.html.md"""
 __all__ = ['inception_path', 'tf_bilinear', 'constant_weights', 'fold_batch_norms', 'drop_contiguous', 'fuse_conv_relu',
            'fast_inception', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed', 'enough_images',
            'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes', 'features_key',
-           'load_split', 'cached_features', 'nearest', 'memorisation', 'show_closest', 'd_accuracy', 'generate_uint8',
-           'train_images', 'run_dir', 'EvalOptions', 'check_real', 'evaluate', 'report', 'FIDLog', 'RunFID',
-           'fid_callback']
+           'load_split', 'features_path', 'cached_features', 'nearest', 'memorisation', 'show_closest', 'd_accuracy',
+           'generate_uint8', 'train_images', 'run_dir', 'EvalOptions', 'check_real', 'evaluate', 'report', 'FIDLog',
+           'RunFID', 'fid_callback']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, json, warnings
@@ -199,8 +199,12 @@ def load_split(root, # a dataset folder
     hashes = image_hashes(cache.images)
     keep = torch.tensor([i for i,h in enumerate(hashes) if h not in exclude], dtype=torch.int64)
     pick = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(seed))[:n]]
-    path = Path(rep['cache']).parent/'features'/f"inception-{features_key([hashes[i] for i in pick])}.pt"
-    return cache.images[pick],len(hashes) - len(keep),path
+    return cache.images[pick],len(hashes) - len(keep),features_path(rep, [hashes[i] for i in pick])
+
+def features_path(rep:dict, # the report of the `prepare_data` call that decoded the images
+                  hashes:list): # `image_hashes` of the images, in order
+    "The file that caches the features of these images: in `features` beside the data cache."
+    return Path(rep['cache']).parent/'features'/f"inception-{features_key(hashes)}.pt"
 
 def cached_features(net:nn.Module, images:torch.Tensor, path, bs:int=None):
     "The features of `images`, read from `path` if it exists, else computed and saved there."
@@ -362,7 +366,9 @@ def fid_callback(cfg:Config, # the run's options
                  n:int=64): # generated images per evaluation
     "A `RunFID` scoring the run of `cfg` every `every` epochs against its held-out images; checks before any work."
     if not cfg.data.holdout: raise ValueError("fid_every needs held-out images to compare with: set holdout, e.g. --holdout 0.1")
-    images,_ = load_images(cfg.data, cfg.model.size, cfg.train.seed)
+    images,rep = load_images(cfg.data, cfg.model.size, cfg.train.seed)
     held = split(images, cfg.data.holdout, cfg.train.seed)[1].images
     if len(held) < 2: raise ValueError(f"fid_every needs at least 2 held-out images; holdout {cfg.data.holdout} keeps {len(held)} of {len(images)}")
-    return RunFID(image_features(InceptionFeatures(), held), every, n, seed=cfg.train.seed)
+    net = InceptionFeatures() # a folder's held-out features are cached; a built-in dataset has no cache
+    real = image_features(net, held) if rep is None else cached_features(net, held, features_path(rep, image_hashes(held)))
+    return RunFID(real, every, n, seed=cfg.train.seed)

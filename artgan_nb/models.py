@@ -220,7 +220,8 @@ class ClassicalGenerator(DCGANGenerator):
 class GaussianNoise(nn.Module):
     "Add N(0, std^2) noise to the input in training mode; set `std` to anneal it."
     def __init__(self, std:float=0.1): super().__init__(); self.std = std
-    def forward(self, x): return x + self.std * torch.randn_like(x) if self.training and self.std else x
+    def forward(self, x): # noise in index order, not memory order: a channels-last x gets the same draws
+        return x + self.std * torch.randn(x.shape, dtype=x.dtype, device=x.device) if self.training and self.std else x
 
 class ClassicalDiscriminator(Discriminator):
     "The classical-artwork discriminator: input noise, four strided convolutions, a 1-channel convolution, average pooling."

@@ -34,10 +34,11 @@ class GANModule(nn.Module):
                  spec:ModelSpec, # what both were built from, with its derived fields filled (see `spec_for`)
                  augment=None, # differentiable batch transform applied to every image D sees
                  noise_std:float=0.0, # instance noise on every image D sees, while training
-                 precision:str='fp32'): # a key of `PRECISIONS`: both networks run under autocast to its dtype
+                 precision:str='fp32', # a key of `PRECISIONS`: both networks run under autocast to its dtype
+                 channels_last:bool=False): # hand D every image channels-last, the layout of its weights (see `TrainOptions`)
         super().__init__()
         self.generator,self.discriminator,self.spec = generator,discriminator,spec
-        self.augment,self.noise_std,self.precision,self.made = augment,noise_std,precision,None
+        self.augment,self.noise_std,self.precision,self.channels_last,self.made = augment,noise_std,precision,channels_last,None
 
     @property
     def nz(self): return self.spec.nz
@@ -47,7 +48,10 @@ class GANModule(nn.Module):
         "Autocast to `precision`'s dtype on the networks' device; off for fp32."
         dtype = PRECISIONS[self.precision]
         return torch.autocast(next(self.parameters()).device.type, dtype or torch.float32, enabled=dtype is not None)
-    def d_input(self, x): return instance_noise(self.augment(x) if self.augment is not None else x, self.noise_std if self.training else 0.0)
+    def d_input(self, x):
+        "An image batch as D sees it: augmented, noised while training, channels-last if asked."
+        x = instance_noise(self.augment(x) if self.augment is not None else x, self.noise_std if self.training else 0.0)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
     def critic(self, x, y=None): return (self.discriminator(x) if y is None else self.discriminator(x, y)).float()
     def generate(self, z, y=None): return self.generator(z) if y is None else self.generator(z, y)
     def keep(self, z, fake): self.made = (z, fake) # the next forward on this very `z` (the same memory) reuses `fake`
@@ -202,6 +206,8 @@ class TrainOptions:
     precision: str = option('fp32', "'bf16': autocast to bfloat16 (fast on GPUs and CPUs with native bf16, e.g. AMX or avx512_bf16; far slower on others); 'fp16': float16 with "
                             "gradient scalers (CUDA only); BatchNorm, losses and weights stay float32", choices=tuple(PRECISIONS))
     compile: bool = option(False, 'torch.compile G and D (a slow first batch, then faster ones)')
+    channels_last: bool = option(True, "keep both networks' weights and D's images channels-last (NHWC), the layout "
+                                 "oneDNN's and cuDNN's convolutions want")
 
     def more_problems(self):
         "The problems of several options together."
@@ -291,6 +297,7 @@ def gan_learner(dls, # fastai DataLoaders of (image, label) batches with `dls.st
     if bad := precision_problems(opts.precision, torch.device(getattr(dls, 'device', None) or 'cpu')): raise ValueError(bad[0])
     spec = validate(spec_for(dls, spec))
     G,D = build_gan(spec)
+    if opts.channels_last: G.to(memory_format=torch.channels_last); D.to(memory_format=torch.channels_last)
     groups_g,groups_d,betas = param_groups(G),param_groups(D),(opts.beta1, opts.beta2)
     lrs_g,gan_loss = group_rates(groups_g, opts.lr_g, opts.lr_g_detail),get_loss(opts.loss, opts.label_smoothing)
     opt_func = lambda _, lr: OptimWrapper(opt=adam(groups_g, lrs_g, betas, fused=True))
@@ -299,7 +306,7 @@ def gan_learner(dls, # fastai DataLoaders of (image, label) batches with `dls.st
                          reuse_fakes=opts.reuse_fakes, scale=opts.precision == 'fp16')
     if opts.compile: G.compile(); D.compile() # in place: the state_dicts keep their names
     augment = None if opts.diffaug == 'none' else DiffAugment(opts.diffaug)
-    learn = GANLearner(dls, GANModule(G, D, spec, augment, opts.instance_noise, opts.precision), loss_func=gan_loss,
+    learn = GANLearner(dls, GANModule(G, D, spec, augment, opts.instance_noise, opts.precision, opts.channels_last), loss_func=gan_loss,
                        opt_func=opt_func, lr=[lrs_g[n] for n in groups_g], metrics=[GANStat(k) for k in GAN_STATS],
                        cbs=[trainer, *L(cbs)])
     learn.recorder.train_metrics,learn.recorder.valid_metrics = True,False

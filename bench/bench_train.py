@@ -1,7 +1,8 @@
 """Training images per second: the plain PyTorch DCGAN loop (`../shared/bench/dcgan_ref.py`) against `gan_learner`
-with every callback `artgan-train` adds, on identical networks (DCGAN 64 px, width 64, nz 100, BCE, batch 128).
+with every callback `artgan-train` adds, on identical networks (DCGAN 64 px, width 64, nz 100, transposed-convolution
+upsampling as the reference has, BCE, batch 128).
 
-Run: PYTHONPATH=. python bench/bench_train.py [--ref ../shared/bench/dcgan_ref.py] [--rounds 5] [--iters 4] [--precision fp32|bf16] [--no-reuse-fakes]
+Run: PYTHONPATH=. python bench/bench_train.py [--ref ../shared/bench/dcgan_ref.py] [--rounds 5] [--iters 4] [--precision fp32|bf16] [--no-reuse-fakes] [--compile] [--no-channels-last] [--other-layout]
 Rounds interleave the two loops (reference, then ours), so that a busy machine slows both alike; each prints
 images/s, and the end the median of the per-round ratios ours/reference. Each side times `iters` batches after
 one untimed batch: the reference its `step` on one random batch, ours the batches of a one-epoch `fit` (data
@@ -52,7 +53,7 @@ def reference(ref, bs:int, iters:int):
 
 def ours(bs:int, iters:int, run:Path, **options):
     "A learner as `artgan-train` builds it, with its run-folder callbacks, and a function timing `iters` batches: images/s."
-    cfg = with_options(Config(), data='builtin:abstract', n_images=bs * (iters + 1), size=64, width=64, nz=100, bs=bs,
+    cfg = with_options(Config(), data='builtin:abstract', n_images=bs * (iters + 1), size=64, width=64, nz=100, g_up='deconv', bs=bs,
                        loss='bce', label_smoothing=0.0, diffaug='none', epochs=1, device='cpu', **options)
     learn = prepare(cfg, report=None)
     clock = BatchClock()
@@ -91,27 +92,37 @@ def main():
     p.add_argument('--matmul-n', type=int, default=2048, help='side of the matrices of the GFLOP/s yardstick')
     p.add_argument('--ref', default=str(REF), help='the reference loop, dcgan_ref.py')
     p.add_argument('--compile', action='store_true', help='ours: torch.compile G and D (the compile time is printed apart)')
+    p.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=Config().train.channels_last,
+                   help="ours: channels-last weights and images (default: artgan-train's)")
+    p.add_argument('--other-layout', action='store_true', help='also time ours in the other memory layout in each round, after ours')
     a = p.parse_args()
     warnings.filterwarnings('ignore')
     flags = open('/proc/cpuinfo').read() if Path('/proc/cpuinfo').exists() else ''
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, avx512_bf16: {'avx512_bf16' in flags}, "
-          f"amx_bf16: {'amx_bf16' in flags}; batch {a.bs}, ours: precision {a.precision}, reuse_fakes {a.reuse_fakes}, compile {a.compile}")
+          f"amx_bf16: {'amx_bf16' in flags}; batch {a.bs}, ours: precision {a.precision}, reuse_fakes {a.reuse_fakes}, compile {a.compile}, channels_last {a.channels_last}")
     with tempfile.TemporaryDirectory() as d:
         t,ref_rate = reference(load_reference(a.ref), a.bs, a.iters)
         gflop = flops_per_image(t) / 1e9
-        learn,our_rate = ours(a.bs, a.iters, Path(d), precision=a.precision, reuse_fakes=a.reuse_fakes, compile=a.compile)
+        learn,our_rate = ours(a.bs, a.iters, Path(d), precision=a.precision, reuse_fakes=a.reuse_fakes, compile=a.compile,
+                             channels_last=a.channels_last)
         if a.compile:
             start = time.perf_counter(); our_rate()
             print(f"compile: first epoch of {a.iters + 1} batches took {time.perf_counter() - start:.1f} s")
-        ratios = []
+        other = ours(a.bs, a.iters, Path(d)/'other', precision=a.precision, reuse_fakes=a.reuse_fakes, compile=a.compile,
+                     channels_last=not a.channels_last)[1] if a.other_layout else None
+        ratios,layouts = [],[]
         for r in range(a.rounds):
             ref,our = ref_rate(),our_rate()
             ratios.append(our / ref)
             print(f"round {r + 1}: reference {ref:6.1f} img/s  ours {our:6.1f} img/s  ratio {our / ref:.2f}", flush=True)
+            if other:
+                alt = other(); layouts.append(our / alt)
+                print(f"         ours in the other layout {alt:6.1f} img/s  ours/other {our / alt:.2f}", flush=True)
             last = ref,our
         fp32,bf16 = matmul_gflops(torch.float32, a.matmul_n),matmul_gflops(torch.bfloat16, a.matmul_n)
     med = statistics.median(ratios)
     print(f"median ratio ours/reference {med:.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})")
+    if layouts: print(f"median ratio ours/ours in the other layout {statistics.median(layouts):.2f} (rounds {min(layouts):.2f}-{max(layouts):.2f})")
     print(f"work: {gflop:.2f} GFLOP per image per iteration; last round: reference {gflop * last[0]:.1f} GFLOP/s, "
           f"ours {gflop * last[1]:.1f} GFLOP/s; {a.matmul_n}x{a.matmul_n} matmul: fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s")
 

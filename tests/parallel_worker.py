@@ -1,6 +1,7 @@
-"""Launched by tests/test_parallel.py: `parallel_worker.py OUT BS` trains a tiny 2-epoch run with `artgan_nb.parallel.train_parallel`;
-when launched on several processes also a 1-epoch run, then resumes it to 2 epochs. Each rank saves its weights after every
-batch of each fit to OUT/weights_<processes>_<rank>_<full|part|resumed>.pt."""
+"""Launched by tests/test_parallel.py: `parallel_worker.py OUT BS` trains a tiny 2-epoch run in the NCHW layout with
+`artgan_nb.parallel.train_parallel`; when launched on several processes also a 2-epoch run with the default options, a
+1-epoch one, then resumes that to 2 epochs. Each rank saves its weights after every batch of each fit to
+OUT/weights_<processes>_<rank>_<nchw|full|part|resumed>.pt."""
 import sys
 from pathlib import Path
 
@@ -20,7 +21,8 @@ class Weights(Callback):
 
 out,bs = Path(sys.argv[1]),int(sys.argv[2])
 tiny = dict(n_images=32, size=32, nz=8, width=4, bs=bs, diffaug='none', on_collapse='off', out=str(out/'runs'), device='cpu')
-train_parallel(**tiny, epochs=2, name='full', cbs=[Weights('full')])
+train_parallel(**tiny, epochs=2, channels_last=False, name='nchw', cbs=[Weights('nchw')]) # compared across process counts
 if num_distrib() > 1:
+    train_parallel(**tiny, epochs=2, name='full', cbs=[Weights('full')])
     learn,run = train_parallel(**tiny, epochs=1, name='part', cbs=[Weights('part')])
     resume_parallel(run, epochs=2, cbs=[Weights('resumed')])

@@ -1,4 +1,4 @@
-"Speed options: reusing the discriminator step's fakes, bf16 autocast, fp16's refusal on the CPU, statistics kept on the device."
+"Speed options: reusing the discriminator step's fakes, bf16 autocast, fp16's refusal on the CPU, statistics kept on the device, the\nchannels-last layout."
 from pathlib import Path
 
 import pytest, torch
@@ -7,7 +7,7 @@ from fastai.callback.core import Callback
 from conftest import cli
 from test_resume import TINY, Crash, assert_same
 from artgan_nb.core import with_options
-from artgan_nb.run import Config, train, resume
+from artgan_nb.run import Config, train, resume, read_config, load_gan
 
 def crash_and_resume(tmp_path, **options):
     "An uninterrupted run and one that crashed mid-epoch and was resumed: (whole, resumed) run folders."
@@ -18,7 +18,8 @@ def crash_and_resume(tmp_path, **options):
     resume(run)
     return whole,run
 
-@pytest.mark.parametrize('options', [dict(reuse_fakes=True), dict(precision='bf16'), dict(reuse_fakes=True, n_dis=2, precision='bf16')])
+@pytest.mark.parametrize('options', [dict(reuse_fakes=True), dict(precision='bf16'), dict(reuse_fakes=True, n_dis=2, precision='bf16'),
+                                     dict(channels_last=False)])
 def test_resume_is_exact(tmp_path, options):
     assert_same(*crash_and_resume(tmp_path, **options))
 
@@ -55,3 +56,14 @@ def test_fp16_is_refused_on_the_cpu(tmp_path):
     assert list(tmp_path.iterdir()) == [] # refused before any file was written
     r = cli('artgan-train', '--data', 'builtin:abstract', '--precision', 'fp8', '--out', tmp_path)
     assert r.returncode != 0 and 'fp8' in r.stderr
+
+@pytest.mark.parametrize('flag,channels_last', [([], True), (['--no-channels-last'], False)])
+def test_the_layout_is_an_option_the_config_records(tmp_path, flag, channels_last):
+    "artgan-train stores both networks channels-last unless told not to; config.json says which; the checkpoint loads either way."
+    r = cli('artgan-train', '--data', 'builtin:abstract', '--n-images', 32, '--size', 32, '--width', 4, '--nz', 8, '--bs', 16,
+            '--epochs', 1, '--out', tmp_path, *flag)
+    assert r.returncode == 0, r.stderr
+    run, = tmp_path.iterdir()
+    assert read_config(run/'config.json').train.channels_last == channels_last
+    G,D,_ = load_gan(run, ema=False)
+    assert G(torch.randn(2, 8)).shape == (2, 3, 32, 32)
