@@ -27,7 +27,7 @@ import artgan_nb.run as runs
 from .core import with_options
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
-from .callbacks.checkpoint import Checkpoint, Resume, catch_signals
+from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place
 from .run import (Config, prepare, resolved, callbacks_for, write_config, new_run_dir, run_name, RunLock, fit_stoppable,
                   read_checkpoint, start_from, checkpoint_path, check_run_folder, gan_of, continued, config_of,
                   warn_if_edited, check_data_folder, check_data, trim_log)
@@ -251,8 +251,7 @@ def resume_parallel(run, # a run folder
                                                  f"changes from {k} x {cfg.train.bs} to {n} x {cfg.train.bs} images, so the resume is not exact")
             write_config(cfg, run, f"{learn.dls.device}, {n} processes")
             trim_log(run/'log.csv', ck['epoch'])
-            done = f"{ck['epoch']} epochs" + (f" and {ck['batch']} batches" if ck['batch'] else '')
-            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes)")
+            print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs} ({n} processes)")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs}
         return fit_parallel(learn, cfg, run, ck, cbs),run
     finally:

@@ -32,7 +32,7 @@ from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
-                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place)
+                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place, done_place)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -364,8 +364,7 @@ def resume(run, # a run folder
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
         write_config(cfg, run, learn.dls.device)
         trim_log(run/'log.csv', ck['epoch'])
-        done = f"{ck['epoch']} epochs" + (f" and {ck['batch']} batches" if ck['batch'] else '')
-        print(f"resuming {run} after {done} of {cfg.train.epochs}")
+        print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
         return fit_stoppable(learn, cfg, run, ck, cbs),run
 

@@ -7,7 +7,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_checkpoint.html.md"""
 # %% auto #0
 __all__ = ['MODEL_KEYS', 'STATE_KEYS', 'NETS', 'CheckpointError', 'atomic_save', 'check_checkpoint', 'load_checkpoint',
            'load_weights', 'get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'Resume', 'Interrupted',
-           'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'stop_place', 'interrupted']
+           'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'counted', 'stop_place', 'done_place',
+           'interrupted']
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #876cd8c0
 import os, pickle, random, shlex, signal, threading, time
@@ -246,9 +247,16 @@ class TimeLimit(Callback):
 
 def resume_command(run): return f"artgan-train --resume {shlex.quote(str(run))}"
 
+def counted(n:int, one:str, many:str): return f"{n} {one if n == 1 else many}" # '1 batch', '2 batches'
+
 def stop_place(at:tuple): # (epoch, batch), as `learn.stopped_at` holds it
     "Where a run stopped, in words."
-    return f"epoch {at[0]}" + (f" and {at[1]} batch{'es' if at[1] > 1 else ''}" if at[1] else '')
+    return f"epoch {at[0]}" + (f" and {counted(at[1], 'batch', 'batches')}" if at[1] else '')
+
+def done_place(epochs:int, # finished epochs
+               batches:int=0): # finished batches of the next epoch
+    "How far a run got, in words: '2 epochs', '1 epoch and 1 batch'."
+    return counted(epochs, 'epoch', 'epochs') + (f" and {counted(batches, 'batch', 'batches')}" if batches else '')
 
 def interrupted(learn, run):
     "The `Interrupted` to raise after `learn` was stopped by a signal in run folder `run`."
