@@ -1,4 +1,5 @@
-"Speed options: reusing the discriminator step's fakes, bf16 autocast, fp16's refusal on the CPU, statistics kept on the device, the\nchannels-last layout."
+"""Speed options: reusing the discriminator step's fakes, bf16 autocast, fp16's refusal on the CPU, statistics kept on the
+device, the channels-last layout."""
 from pathlib import Path
 
 import pytest, torch
