@@ -7,12 +7,13 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['USER_ERRORS', 'RESUME_OPTIONS', 'SAMPLE_FIELDS', 'IMAGE_EXTS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'EVAL_FIELDS',
            'add_options', 'command', 'options_of', 'message', 'run_command', 'train_parser', 'nproc_value',
-           'without_nproc', 'given_options', 'fid_callbacks', 'train_or_resume', 'artgan_train', 'SampleOptions',
-           'artgan_sample', 'gif_bytes', 'write_samples', 'write_each', 'write_walk', 'artgan_export', 'write_export',
-           'artgan_info', 'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
+           'without_nproc', 'given_options', 'fid_callbacks', 'train_config', 'train_or_resume', 'artgan_train',
+           'SampleOptions', 'artgan_sample', 'gif_bytes', 'write_samples', 'write_each', 'write_walk', 'artgan_export',
+           'write_export', 'artgan_info', 'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval',
+           'write_eval']
 
 # %% ../nbs/12_cli.ipynb #ca0afec8
-import argparse, io, json, sys, warnings
+import argparse, io, json, sys, tempfile, warnings
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -21,14 +22,15 @@ import torch
 from PIL import Image
 
 from . import __version__
-from .core import option, option_fields, with_options, validate, normalize, save_grid, write_file
+from .core import option, option_fields, with_options, validate, value_problems, normalize, save_grid, write_file
 from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
 from .callbacks.checkpoint import CheckpointError, Interrupted
-from .run import Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of, with_recipe
+from .run import (Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of, with_recipe,
+                           check_run_folder, continued)
 from .recipes import recipes_text
-from .parallel import launch, train_parallel, resume_parallel, world
+from .parallel import launch, train_parallel, resume_parallel, world, peer_lost
 from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
 from .explore import load_run
 
@@ -75,13 +77,13 @@ def run_command(f, *args, **kwargs):
     except USER_ERRORS as e: sys.exit(f"error: {message(e)}")
 
 # %% ../nbs/12_cli.ipynb #64c71ae0
-RESUME_OPTIONS = ('epochs', 'on_nan', 'allow_data_change') # the only options `--resume` takes
+RESUME_OPTIONS = ('epochs', 'on_nan', 'minutes', 'allow_data_change') # the only options `--resume` takes
 
 def train_parser():
     "The parser of `artgan-train`: every option of `Config`, `--resume`, `--list-recipes` and `--nproc`."
     p = add_options(command('artgan-train', 'Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
     p.add_argument('--resume', metavar='RUN', help='a run folder to continue where it stopped, with its saved options '
-                   '(also: --epochs N, a new total for a finished run; --on-nan; --allow-data-change)')
+                   '(also: --epochs N, a new total for a finished run; --on-nan; --minutes M, M more; --allow-data-change)')
     p.add_argument('--list-recipes', action='store_true', help='print each recipe (--recipe NAME): its paper and the options it sets')
     p.add_argument('--nproc', type=nproc_value, default=1, metavar='N', help='processes to train on, one per GPU (on a CPU: gloo), '
                    'started by accelerate launch; --bs is per process')
@@ -111,42 +113,53 @@ def fid_callbacks(cfg:Config): # the run's options
     "The FID-during-training callback that `--fid-every` asks for, if it does (see `metrics.fid_callback`)."
     return [fid_callback(cfg, cfg.run.fid_every)] if cfg.run.fid_every else None
 
+def train_config(opts:dict, # the options given, by name
+                 run=None): # a run folder to resume instead
+    "The checked `Config` a new run trains with (`opts` over the recipe they name), or a resume of `run` continues with."
+    if run is None: return validate(with_recipe(Config(), **opts))
+    other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
+    if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
+                               "(it takes only --epochs, --on-nan, --minutes and --allow-data-change)")
+    ck = read_checkpoint(check_run_folder(run))
+    return continued(config_of(ck), ck, run, opts.get('epochs'), opts.get('on_nan'), opts.get('minutes'))
+
 def train_or_resume(opts:dict, # the options given, by name
                     run=None): # a run folder to resume instead
     "Train a new run with `opts` (over the recipe they name, if any), or resume `run` (with `RESUME_OPTIONS` only); a run the NaN guard stopped is an error."
-    if run is None:
-        cfg = validate(with_recipe(Config(), **opts))
-        learn,folder = train_parallel(cfg, cbs=fid_callbacks(cfg) if world()[0] == 0 else None)
-    else:
-        other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
-        if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
-                                   "(it takes only --epochs, --on-nan and --allow-data-change)")
-        saved = config_of(read_checkpoint(run)) if Path(run).is_dir() else None # else `resume` names the missing folder
-        learn,folder = resume_parallel(run, cbs=saved and world()[0] == 0 and fid_callbacks(saved) or None, **opts)
+    cfg = train_config(opts, run)
+    cbs = fid_callbacks(cfg) if world()[0] == 0 else None
+    learn,folder = train_parallel(cfg, cbs=cbs) if run is None else resume_parallel(run, cbs=cbs, **opts)
     check_stopped(learn, folder)
 
 def artgan_train(argv:list=None): # the arguments; None: the command line's
     "Train a GAN (on `--nproc` processes), or resume one, or list the recipes (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
     args = train_parser().parse_args(argv)
     if args.list_recipes: return print(recipes_text())
-    if args.nproc > 1 and world()[1] == 1: sys.exit(launch(without_nproc(sys.argv[1:] if argv is None else argv), args.nproc))
+    if args.nproc > 1 and world()[1] == 1: # the options are checked once, here, before any process starts
+        run_command(train_config, given_options(argv), args.resume)
+        sys.exit(launch(without_nproc(sys.argv[1:] if argv is None else argv), args.nproc, run=args.resume))
     try: run_command(train_or_resume, given_options(argv), args.resume)
     except Interrupted as e: sys.stdout.flush(); print(e, file=sys.stderr); sys.exit(128 + e.signum) # the line comes last
     except KeyboardInterrupt: print('interrupted before training started: nothing to resume', file=sys.stderr); sys.exit(130)
+    except RuntimeError as e: # a launched process that lost another ends quietly: `launch` says which, and how to continue
+        if not peer_lost(e): raise
+        sys.exit(1)
 
 # %% ../nbs/12_cli.ipynb #d9bdacf3
 @dataclass
 class SampleOptions:
     "How `artgan-sample` draws images from a run."
     n: int = option(64, 'number of images (per class with --by-class)', lo=1)
-    seed: int = option(0, 'seed of the first image; image i has seed SEED+i')
+    seed: int = option(0, 'seed of the first image; image i has seed SEED+i', lo=0, hi=2**63 - 1)
     nrow: int = option(8, 'images per grid row', lo=1)
     truncation: float = option(1.0, 'scale of the latent vectors: 1 unchanged, 0 the mean latent', lo=0)
     steps: int = option(16, 'images along an --interp walk, both ends included', lo=2)
     how: str = option('slerp', 'the path of an --interp walk', choices=('slerp', 'lerp'))
     bs: int = option(64, 'images generated at once', lo=1)
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    def more_problems(self): return device_problems(self.device)
+    def more_problems(self):
+        last = [f"seed + n - 1 (the last image's seed) must be at most {2**63 - 1}, got {self.seed + self.n - 1}"] * (self.seed + self.n > 2**63)
+        return device_problems(self.device) + last
 
 SAMPLE_FIELDS = option_fields(SampleOptions)
 
@@ -156,7 +169,7 @@ def artgan_sample(argv:list=None): # the arguments; None: the command line's
     p.add_argument('run', help='a run folder or a checkpoint file')
     p.add_argument('-n', '--n', type=int, default=64, help=f"{SAMPLE_FIELDS[0].metadata['help']} (default: 64)")
     add_options(p, SAMPLE_FIELDS[1:])
-    p.add_argument('--out', default='samples.png', help="the grid's (or walk's) image file, .png or .jpg; with --by-class OUT-CLASS.png (default: samples.png)")
+    p.add_argument('--out', default='samples.png', help="the grid's (or walk's) image file, .png or .jpg; with --by-class one OUT-CLASS.png per class (default: samples.png)")
     p.add_argument('--each', metavar='DIR', help='write one PNG per image into this folder instead of a grid')
     p.add_argument('--class', dest='label', metavar='NAME', help="every image of this class (a class-conditional run's class name)")
     p.add_argument('--by-class', action='store_true', help='one grid of N images per class')
@@ -166,15 +179,29 @@ def artgan_sample(argv:list=None): # the arguments; None: the command line's
     run_command(write_samples, a.run, a.out, a.each, a.label, a.by_class, a.interp, a.gif, **options_of(a, SAMPLE_FIELDS))
 
 # %% ../nbs/12_cli.ipynb #9f6180a1
-def _check_out(path, exts:tuple): # a file to write; its allowed extensions
-    "`path` as a `Path`; an unknown extension is refused before any work."
-    path = Path(path)
-    if path.suffix.lower() not in exts: raise ValueError(f"cannot write {path}: unknown file extension {path.suffix!r} (use {' or '.join(exts)})")
+def _check_dest(path:Path, folder:bool=False): # a file to write; with `folder`, a folder to write files into
+    "`path` if it can be written: no folder where a file goes (nor a file for a folder), and a folder above it we may write in."
+    if path.exists() and path.is_dir() != folder: raise ValueError(f"cannot write {path}: it is {'a file' if folder else 'a folder'}")
+    top = next(p for p in [path] * folder + list(path.parents) if p.exists()) # the folder that exists, which new ones go in
+    if not top.is_dir(): raise ValueError(f"cannot write {path}: {top} is not a folder")
+    try: tempfile.TemporaryFile(dir=top).close() # nothing is left behind
+    except OSError as e: raise ValueError(f"cannot write {path}: {top} cannot be written in ({e.strerror})") from None
     return path
 
+def _check_out(path, exts:tuple): # a file to write; its allowed extensions
+    "`path` as a `Path`; an unknown extension or a place that cannot be written is refused before any work."
+    path = Path(path)
+    if path.suffix.lower() not in exts: raise ValueError(f"cannot write {path}: unknown file extension {path.suffix!r} (use {' or '.join(exts)})")
+    return _check_dest(path)
+
 def _say_new_folders(*paths): # files (or folders) about to be written; None is skipped
-    for p in paths:
-        if p is not None and not p.parent.exists(): print(f"creating folder {p.parent}")
+    for d in dict.fromkeys(p.parent for p in paths if p is not None): # each folder once
+        if not d.exists(): print(f"creating folder {d}")
+
+def _seed_problems(interp): # the seeds A, B of --interp, or None
+    "What is wrong with the seeds of `--interp`, checked as `--seed` is."
+    f = next(f for f in SAMPLE_FIELDS if f.name == 'seed')
+    return [f"--interp {p}" for s in interp or () for p in value_problems(f, s)]
 
 def _conflicts(each, label, by_class, interp, gif):
     "What the modes of `artgan-sample` given together cannot do."
@@ -196,17 +223,18 @@ IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
 def write_samples(run, out='samples.png', each=None, label=None, by_class:bool=False, interp=None, gif=None, **options):
     "Write images of `run`: a grid at `out`, one PNG each into `each`, a grid per class, or a walk `interp` (seeds A, B)."
     o = validate(SampleOptions(**options))
+    if bad := _seed_problems(interp): raise ValueError('; '.join(bad))
     _conflicts(each, label, by_class, interp, gif)
-    out = None if each else _check_out(out, IMAGE_EXTS)
+    out = _check_dest(Path(each), folder=True)/'x' if each else _check_out(out, IMAGE_EXTS)
     gif = gif and _check_out(gif, ('.gif',))
     ex = load_run(run, o.device)
     if (label is not None or by_class) and not ex.n_classes: raise ValueError(f"{run} is not a class-conditional run: --class and --by-class need one")
     if label is not None: ex.label_index(label)
-    _say_new_folders(out, gif or None, each and Path(each)/'x')
+    _say_new_folders(out, gif or None)
     if interp: return write_walk(ex, *interp, out, gif, o, label)
     if each: return write_each(ex, each, o, label)
     for c in (ex.classes if by_class else [label]):
-        path = out if c is None else out.with_name(f"{out.stem}-{c}{out.suffix}")
+        path = out.with_name(f"{out.stem}-{c}{out.suffix}") if by_class else out # --out itself for one grid
         print(f"wrote {save_grid(normalize(torch.cat(list(ex.batches(o.n, o.seed, c, o.truncation, o.bs)))), path, nrow=o.nrow)}")
 
 def write_each(ex, folder, o:SampleOptions, label=None):
@@ -224,16 +252,18 @@ def write_walk(ex, a:int, b:int, out, gif, o:SampleOptions, label=None):
 
 # %% ../nbs/12_cli.ipynb #7d208a1c
 def artgan_export(argv:list=None): # the arguments; None: the command line's
-    "Write a run's generator as one TorchScript file that runs without this package (`artgan-export`)."
-    p = command('artgan-export', 'Write the generator of a run as TorchScript (latent vectors to uint8 images), runnable with plain PyTorch.')
+    "Write a run's generator as one `torch.export` file that runs without this package (`artgan-export`)."
+    p = command('artgan-export', 'Write the generator of a run as a torch.export program (latent vectors to uint8 images), '
+                'which plain PyTorch loads with torch.export.load.')
     p.add_argument('run', help='a run folder or a checkpoint file')
-    p.add_argument('--out', default='G.pt', help='the TorchScript file; an ONNX file goes beside it when the onnx package is installed (default: G.pt)')
+    p.add_argument('--out', default='G.pt2', help='the .pt2 file, with the spec and class names inside (meta.json); '
+                   'an ONNX file goes beside it when the onnx package is installed (default: G.pt2)')
     a = p.parse_args(argv)
     run_command(write_export, a.run, a.out)
 
-def write_export(run, out='G.pt'):
+def write_export(run, out='G.pt2'):
     "Export the generator of `run` (its moving average when kept), with its spec, normalisation and class names."
-    out = _check_out(out, ('.pt',))
+    out = _check_out(out, ('.pt2',))
     ex = load_run(run)
     _say_new_folders(out)
     print(f"wrote {export_generator(ex.G, ex.spec, out, ex.classes)}")

@@ -362,7 +362,7 @@ def summarize(spec:ModelSpec): # a conditional spec with n_classes 0 is shown wi
 # %% ../nbs/04_models.ipynb #df0c3ce9
 import importlib.util, io, json
 from dataclasses import asdict
-from .core import write_file, quiet_jit
+from .core import write_file
 
 class ImageGenerator(nn.Module):
     "G followed by the undoing of its normalisation: z (N, nz), and labels y (N,) if conditional, -> uint8 images."
@@ -385,13 +385,14 @@ def export_meta(spec:ModelSpec, classes=()): # the generator's spec; the names o
 
 def export_generator(G:nn.Module, # a trained generator
                      spec:ModelSpec, # what it was built from, with its normalisation
-                     path, # the TorchScript file to write, e.g. 'G.pt'
+                     path, # the `torch.export` file to write, e.g. 'G.pt2'
                      classes=()): # the names of its classes, for a conditional model
-    "Write G as a TorchScript file of `ImageGenerator` with `meta.json` inside (and an ONNX file if `onnx` is installed)."
+    "Write G as a `torch.export` program of `ImageGenerator`, for any batch size, with `meta.json` inside (and ONNX if `onnx` is installed)."
     m = ImageGenerator(copy.deepcopy(G).cpu().eval(), spec.mean, spec.std).eval()
     args = (torch.zeros(2, spec.nz),) + ((torch.zeros(2, dtype=torch.long),) if spec.n_classes else ())
-    buf,meta = io.BytesIO(),json.dumps(export_meta(spec, classes), indent=2)
-    with quiet_jit(), torch.no_grad(): torch.jit.save(torch.jit.trace(m, args), buf, _extra_files={'meta.json': meta})
+    buf,meta,n = io.BytesIO(),json.dumps(export_meta(spec, classes), indent=2),torch.export.Dim('n', min=1)
+    with torch.no_grad(): prog = torch.export.export(m, args, dynamic_shapes=tuple({0: n} for _ in args))
+    torch.export.save(prog, buf, extra_files={'meta.json': meta})
     path = write_file(path, buf.getvalue())
     if importlib.util.find_spec('onnx'): torch.onnx.export(m, args, str(path.with_suffix('.onnx')))
     return path

@@ -263,9 +263,9 @@ class GANLearner(Learner):
         show_grid(sample(self.generator(), n, seed).cpu(), nrow, 'generated', axs[1], spec.mean, spec.std)
         return fig
 
-    def export(self, fname='generator.pt', # the TorchScript file, in `self.path` as fastai's `export`
+    def export(self, fname='generator.pt2', # the `torch.export` file, in `self.path` as fastai's `export`
                ema:bool=True):
-        "Write the generator as TorchScript with its spec, normalisation and class names, as `artgan-export` does."
+        "Write the generator as a `torch.export` program with its spec, normalisation and class names, as `artgan-export` does."
         classes = getattr(self.dls.train.dataset, 'classes', ()) if self.model.n_classes else ()
         return export_generator(self.generator(ema), self.model.spec, Path(self.path)/fname, classes)
 
