@@ -27,8 +27,8 @@ from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
 from .callbacks.checkpoint import CheckpointError, Interrupted
-from .run import (Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of, with_recipe,
-                           check_run_folder, continued)
+from .run import (Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of,
+                           with_recipe, check_run_folder, continued)
 from .recipes import recipes_text
 from .parallel import launch, train_parallel, resume_parallel, world, peer_lost
 from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
@@ -83,7 +83,8 @@ def train_parser():
     "The parser of `artgan-train`: every option of `Config`, `--resume`, `--list-recipes` and `--nproc`."
     p = add_options(command('artgan-train', 'Train a GAN; samples, logs and checkpoints go to OUT/NAME.'), option_fields(Config))
     p.add_argument('--resume', metavar='RUN', help='a run folder to continue where it stopped, with its saved options '
-                   '(also: --epochs N, a new total for a finished run; --on-nan; --minutes M, M more; --allow-data-change)')
+                   '(also: --epochs N, a new total for a finished run; --on-nan; --minutes M, M more; '
+                   '--allow-data-change)')
     p.add_argument('--list-recipes', action='store_true', help='print each recipe (--recipe NAME): its paper and the options it sets')
     p.add_argument('--nproc', type=nproc_value, default=1, metavar='N', help='processes to train on, one per GPU (on a CPU: gloo), '
                    'started by accelerate launch; --bs is per process')
@@ -115,7 +116,7 @@ def fid_callbacks(cfg:Config): # the run's options
 
 def train_config(opts:dict, # the options given, by name
                  run=None): # a run folder to resume instead
-    "The checked `Config` a new run trains with (`opts` over the recipe they name), or a resume of `run` continues with."
+    "The checked `Config` a new run trains with (`opts` over their recipe), or that a resume of `run` continues with."
     if run is None: return validate(with_recipe(Config(), **opts))
     other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
     if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
@@ -141,7 +142,7 @@ def artgan_train(argv:list=None): # the arguments; None: the command line's
     try: run_command(train_or_resume, given_options(argv), args.resume)
     except Interrupted as e: sys.stdout.flush(); print(e, file=sys.stderr); sys.exit(128 + e.signum) # the line comes last
     except KeyboardInterrupt: print('interrupted before training started: nothing to resume', file=sys.stderr); sys.exit(130)
-    except RuntimeError as e: # a launched process that lost another ends quietly: `launch` says which, and how to continue
+    except RuntimeError as e: # a launched process that lost another ends quietly: `launch` says which, and what to do
         if not peer_lost(e): raise
         sys.exit(1)
 
@@ -158,8 +159,9 @@ class SampleOptions:
     bs: int = option(64, 'images generated at once', lo=1)
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     def more_problems(self):
-        last = [f"seed + n - 1 (the last image's seed) must be at most {2**63 - 1}, got {self.seed + self.n - 1}"] * (self.seed + self.n > 2**63)
-        return device_problems(self.device) + last
+        last = self.seed + self.n - 1 # the last image's seed
+        big = [f"seed + n - 1 (the last image's seed) must be at most {2**63 - 1}, got {last}"] * (last > 2**63 - 1)
+        return device_problems(self.device) + big
 
 SAMPLE_FIELDS = option_fields(SampleOptions)
 
@@ -169,7 +171,8 @@ def artgan_sample(argv:list=None): # the arguments; None: the command line's
     p.add_argument('run', help='a run folder or a checkpoint file')
     p.add_argument('-n', '--n', type=int, default=64, help=f"{SAMPLE_FIELDS[0].metadata['help']} (default: 64)")
     add_options(p, SAMPLE_FIELDS[1:])
-    p.add_argument('--out', default='samples.png', help="the grid's (or walk's) image file, .png or .jpg; with --by-class one OUT-CLASS.png per class (default: samples.png)")
+    p.add_argument('--out', default='samples.png', help="the grid's (or walk's) image file, .png or .jpg; "
+                   "with --by-class one OUT-CLASS.png per class (default: samples.png)")
     p.add_argument('--each', metavar='DIR', help='write one PNG per image into this folder instead of a grid')
     p.add_argument('--class', dest='label', metavar='NAME', help="every image of this class (a class-conditional run's class name)")
     p.add_argument('--by-class', action='store_true', help='one grid of N images per class')
@@ -180,9 +183,10 @@ def artgan_sample(argv:list=None): # the arguments; None: the command line's
 
 # %% ../nbs/12_cli.ipynb #9f6180a1
 def _check_dest(path:Path, folder:bool=False): # a file to write; with `folder`, a folder to write files into
-    "`path` if it can be written: no folder where a file goes (nor a file for a folder), and a folder above it we may write in."
-    if path.exists() and path.is_dir() != folder: raise ValueError(f"cannot write {path}: it is {'a file' if folder else 'a folder'}")
-    top = next(p for p in [path] * folder + list(path.parents) if p.exists()) # the folder that exists, which new ones go in
+    "`path` if it can be written: not a folder for a file (nor a file for a folder), below a folder we may write in."
+    if path.exists() and path.is_dir() != folder:
+        raise ValueError(f"cannot write {path}: it is {'a file' if folder else 'a folder'}")
+    top = next(p for p in [path] * folder + list(path.parents) if p.exists()) # the one that exists; new ones go in it
     if not top.is_dir(): raise ValueError(f"cannot write {path}: {top} is not a folder")
     try: tempfile.TemporaryFile(dir=top).close() # nothing is left behind
     except OSError as e: raise ValueError(f"cannot write {path}: {top} cannot be written in ({e.strerror})") from None
@@ -253,8 +257,8 @@ def write_walk(ex, a:int, b:int, out, gif, o:SampleOptions, label=None):
 # %% ../nbs/12_cli.ipynb #7d208a1c
 def artgan_export(argv:list=None): # the arguments; None: the command line's
     "Write a run's generator as one `torch.export` file that runs without this package (`artgan-export`)."
-    p = command('artgan-export', 'Write the generator of a run as a torch.export program (latent vectors to uint8 images), '
-                'which plain PyTorch loads with torch.export.load.')
+    p = command('artgan-export', 'Write the generator of a run as a torch.export program (latent vectors to uint8 '
+                'images), which plain PyTorch loads with torch.export.load.')
     p.add_argument('run', help='a run folder or a checkpoint file')
     p.add_argument('--out', default='G.pt2', help='the .pt2 file, with the spec and class names inside (meta.json); '
                    'an ONNX file goes beside it when the onnx package is installed (default: G.pt2)')

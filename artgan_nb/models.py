@@ -387,7 +387,7 @@ def export_generator(G:nn.Module, # a trained generator
                      spec:ModelSpec, # what it was built from, with its normalisation
                      path, # the `torch.export` file to write, e.g. 'G.pt2'
                      classes=()): # the names of its classes, for a conditional model
-    "Write G as a `torch.export` program of `ImageGenerator`, for any batch size, with `meta.json` inside (and ONNX if `onnx` is installed)."
+    "Write G as a `torch.export` program of `ImageGenerator` (any batch), `meta.json` inside; ONNX too if installed."
     m = ImageGenerator(copy.deepcopy(G).cpu().eval(), spec.mean, spec.std).eval()
     args = (torch.zeros(2, spec.nz),) + ((torch.zeros(2, dtype=torch.long),) if spec.n_classes else ())
     buf,meta,n = io.BytesIO(),json.dumps(export_meta(spec, classes), indent=2),torch.export.Dim('n', min=1)

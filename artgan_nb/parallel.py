@@ -7,11 +7,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/parallel.html.md"""
 # %% auto #0
 __all__ = ['WRITERS', 'LAUNCHER', 'world', 'start_ranks', 'on_rank0', 'comm_device', 'RankDL', 'AllReduceSum',
            'global_batch_norm', 'SyncedBatchNorm', 'sync_batchnorm', 'unsync_batchnorm', 'average_gradients',
-           'rank_inputs', 'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel',
-           'resume_parallel', 'launch_args', 'peer_lost', 'stopped_line', 'launch']
+           'rank_inputs', 'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel', 'processes_of',
+           'processes_note', 'resume_parallel', 'launch_args', 'peer_lost', 'stopped_line', 'launch']
 
 # %% ../nbs/10a_parallel.ipynb #34ec0ba4
-import json, os, signal, subprocess, sys, tempfile
+import json, os, re, signal, subprocess, sys, tempfile
 from pathlib import Path
 
 import torch
@@ -27,10 +27,10 @@ import artgan_nb.run as runs
 from .core import with_options
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
-from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place, resume_command
+from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place, resume_command, counted
 from .run import (Config, prepare, resolved, callbacks_for, write_config, new_run_dir, run_name, RunLock, fit_stoppable,
                   read_checkpoint, start_from, checkpoint_path, check_run_folder, gan_of, continued, config_of,
-                  warn_if_edited, check_data_folder, check_data, trim_log, processes_of, processes_note)
+                  warn_if_edited, check_data_folder, check_data, trim_log)
 
 # %% ../nbs/10a_parallel.ipynb #37286fad
 def world():
@@ -213,13 +213,28 @@ def train_parallel(cfg:Config=None, # the run's options; None: the defaults
     cfg = resolved(cfg, learn)
     run = on_rank0(lambda: new_run_dir(cfg.run.out, run_name(cfg)))
     if rank: return fit_parallel(learn, cfg, run, cbs=cbs),run
-    if os.environ.get('ARTGAN_RUN_FILE'): Path(os.environ['ARTGAN_RUN_FILE']).write_text(str(run)) # for `launch`'s last word
+    if os.environ.get('ARTGAN_RUN_FILE'): Path(os.environ['ARTGAN_RUN_FILE']).write_text(str(run)) # for `launch`
     with RunLock(run):
         write_config(cfg, run, f"{learn.dls.device}, {n} processes")
         print(f"run folder: {run} ({n} processes)")
         return fit_parallel(learn, cfg, run, cbs=cbs),run
 
 # %% ../nbs/10a_parallel.ipynb #a2fd55b6
+def processes_of(run):
+    "How many processes `run/config.json` says the run trained on: 1 if it names none, None if it cannot be read."
+    try: device = json.loads((Path(run)/'config.json').read_text())['env']['device']
+    except (OSError, ValueError, KeyError, TypeError): return None
+    m = re.search(r'(\d+) processes', str(device))
+    return int(m.group(1)) if m else 1
+
+def processes_note(run, n:int): # the run folder; the processes resuming it
+    "What a resume of `run` on `n` processes says when it trained on another number: its global batch changes."
+    k = processes_of(run)
+    if k in (None, n): return ''
+    bs = json.loads((Path(run)/'config.json').read_text()).get('train', {}).get('bs', '?') # the batch of each process
+    return (f"; it trained on {counted(k, 'process', 'processes')}: the global batch is now {n} x {bs} images, "
+            f"not {k} x {bs}, so the resume is not exact (resume with --nproc {k} for that)")
+
 def resume_parallel(run, # a run folder
                     epochs:int=None, # a new total of epochs, more than those done; None: the run's own
                     allow_data_change:bool=False, # continue although the images changed (never their number of classes)
@@ -227,7 +242,8 @@ def resume_parallel(run, # a run folder
                     on_nan:str=None, # a new `on_nan` action; None: the run's
                     minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
     "`run.resume` on every launched process (as many as the run was trained on, for an exact resume); return (learner, run folder)."
-    if num_distrib() <= 1: return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes)
+    if num_distrib() <= 1: # one process: perhaps fewer than the run trained on
+        return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes, note=processes_note(run, 1))
     rank,n = start_ranks()
     run = check_run_folder(run)
     lock = RunLock(run)
@@ -241,17 +257,18 @@ def resume_parallel(run, # a run folder
         learn = prepare(cfg, report=None)
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
         if rank == 0:
-            note = processes_note(run, n, cfg.train.bs)
+            note = processes_note(run, n)
             write_config(cfg, run, f"{learn.dls.device}, {n} processes")
             trim_log(run/'log.csv', ck['epoch'])
-            print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs} ({n} processes){note}")
+            done = done_place(ck['epoch'], ck['batch'])
+            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes){note}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs}
         return fit_parallel(learn, cfg, run, ck, cbs),run
     finally:
         if rank == 0: lock.__exit__()
 
 # %% ../nbs/10a_parallel.ipynb #6bfccc0b
-# `accelerate launch`, quiet when a process fails: its failure goes to the file ARTGAN_FAILED names, for `launch` to tell
+# `accelerate launch`, quiet when a process fails: the failure goes to the file ARTGAN_FAILED names, for `launch`
 LAUNCHER = """import json, logging, os, sys
 from accelerate.commands.launch import main
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -275,23 +292,26 @@ def peer_lost(e:Exception):
     "Whether `e`, raised in a launched process, is a collective that failed because another process is gone."
     return world()[1] > 1 and (isinstance(e, dist.DistError) or 'gloo/transport' in str(e))
 
-def stopped_line(rank:int, exitcode:int, nproc:int, # the process that failed first, its exit status (-N: signal N); the processes
+def stopped_line(rank:int, # the process that failed first
+                 exitcode:int, # its exit status: -N for signal N
+                 nproc:int, # the processes launched
                  run=None): # the run folder, if it was made
     "What `launch` says when a process was killed: which one, and how to continue the run."
     what = f"process {rank} of {nproc} was killed ({signal.Signals(-exitcode).name})"
-    if run is None or not checkpoint_path(run).exists(): return f"{what} before the run's first checkpoint: start it again"
+    if run is None or not checkpoint_path(run).exists(): return f"{what} before the first checkpoint: start again"
     return f"{what}; the run stopped at its last checkpoint: continue it with {resume_command(run)} --nproc {nproc}"
 
 def launch(argv, nproc:int, script=None,
            run=None): # the run folder being resumed, if any
-    "Run `script` (default: `artgan-train`) with `argv` on `nproc` processes; return the exit status. A killed process is told in one line."
+    "Run `script` (default: `artgan-train`) with `argv` on `nproc` processes; return the exit status; name one killed."
     with tempfile.TemporaryDirectory() as d:
         failed,made = Path(d)/'failed',Path(d)/'run'
         env = dict(os.environ, ARTGAN_FAILED=str(failed), ARTGAN_RUN_FILE=str(made))
         with subprocess.Popen(launch_args(argv, nproc, script), env=env) as p:
             while True:
                 try: status = p.wait(); break
-                except KeyboardInterrupt: pass # Ctrl-C reached the launched processes too: they stop at the same batch, with a checkpoint
+                except KeyboardInterrupt: pass # Ctrl-C reached the processes: they stop at one batch, with a checkpoint
         rank,code = json.loads(failed.read_text()) if failed.exists() else (None, 0)
-        if code < 0: print(stopped_line(rank, code, nproc, run or (made.read_text() if made.exists() else None)), file=sys.stderr)
+        run = run or (made.read_text() if made.exists() else None)
+        if code < 0: print(stopped_line(rank, code, nproc, run), file=sys.stderr) # a process says its own errors
     return status

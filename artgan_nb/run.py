@@ -8,12 +8,12 @@ Docs: https://artgan-nb.github.io/artgan_nb/run.html.md"""
 __all__ = ['OLD_DEFAULTS', 'device_problems', 'RunOptions', 'Config', 'with_recipe', 'run_name', 'new_run_dir', 'RunLocked',
            'RunLock', 'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'with_old_defaults',
            'read_config', 'fit_run', 'train', 'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from',
-           'outside_links', 'check_run_folder', 'config_changes', 'config_edits', 'edits_text', 'warn_if_edited',
-           'data_changes', 'check_data', 'check_data_folder', 'processes_of', 'processes_note', 'continued',
-           'checkpoint_path', 'read_checkpoint', 'config_of', 'trim_log', 'resume', 'gan_of', 'load_gan']
+           'outside_links', 'check_run_folder', 'config_changes', 'config_edits', 'warn_if_edited', 'data_changes',
+           'check_data', 'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint', 'config_of',
+           'trim_log', 'resume', 'gan_of', 'load_gan']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
-import fcntl, json, os, platform, re, signal, socket, time, warnings
+import fcntl, json, os, platform, signal, socket, time, warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
-                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place, done_place, counted)
+                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place, done_place)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -69,8 +69,8 @@ class RunOptions:
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model options must match; '': none")
     allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint (not their classes)')
-    minutes: float = option(0.0, "stop after this many minutes of training, at a batch's end, with a checkpoint; 0: no limit; "
-                            "on --resume: this many more (0: none), the run's own if not given", lo=0)
+    minutes: float = option(0.0, "stop after this many minutes of training, at a batch's end, with a checkpoint; "
+                            "0: no limit; on --resume: this many more (0: none), the run's own if not given", lo=0)
     recipe: str = option('', f"a paper's options by name, set before the options given: {', '.join(RECIPES)} (see --list-recipes); '': none")
     def more_problems(self):
         keep = [f"keep_every ({self.keep_every}) must be a multiple of save_every ({self.save_every}): only saved epochs can be kept"] \
@@ -84,11 +84,10 @@ class Config:
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainOptions = field(default_factory=TrainOptions)
     run: RunOptions = field(default_factory=RunOptions)
-    def more_problems(self):
-        "The problems of options from different groups together: G's last activation must reach every normalised pixel."
+    def more_problems(self): # across the groups: G's last activation must reach every normalised pixel
         if self.model.g_out != 'sigmoid' or self.data.norm == 'unit': return []
-        return [f"g_out 'sigmoid' draws pixels in [0, 1] only, but norm {self.data.norm!r} puts the images' darker half below 0, "
-                "where no sample could reach: use norm 'unit' with g_out 'sigmoid', or g_out 'tanh'"]
+        return [f"g_out 'sigmoid' draws pixels in [0, 1] only, but norm {self.data.norm!r} puts the images' darker "
+                "half below 0, where no sample could reach: use norm 'unit' with g_out 'sigmoid', or g_out 'tanh'"]
 
 def with_recipe(cfg:Config, # the options to start from
                 recipe:str='', # a recipe's name (see `recipes.RECIPES`); '': none
@@ -293,27 +292,20 @@ def config_changes(a:dict, b:dict): # two configs as `to_dict` (or config.json) 
     fa,fb = flat(a),flat(b)
     return {k: (fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)}
 
-def config_edits(run, config:dict): # the run folder; the config a resume uses, as `to_dict` gives it
-    "`config_changes` from `config` to `run/config.json` (where a user may have edited it); None if that file cannot be read."
-    try: return config_changes(json.loads((Path(run)/'config.json').read_text()), config)
-    except (OSError, ValueError, AttributeError): return None
-
-def edits_text(run, diff:dict): # as `config_edits` gives it
-    "What a resume says of an edited `run/config.json`: the differences, and how to get what the edit asked for."
-    given = [f"--{k.replace('_', '-')} {a}" for k,(a,_) in diff.items() if k in ('epochs', 'on_nan', 'minutes')]
-    other = [k for k in diff if k not in ('epochs', 'on_nan', 'minutes')]
-    return (f"{Path(run)/'config.json'} was edited (" + ', '.join(f"{k} {a!r} there, {b!r} in the checkpoint" for k,(a,b) in diff.items())
-            + "), but a resume reads its options from the checkpoint" + (f"; to use yours: {resume_command(run)} {' '.join(given)}" * bool(given))
-            + (f"; to change {', '.join(other)}: start a new run with --init-from {run}" * bool(other)))
+def config_edits(run, config:dict, skip=()): # the run folder; its checkpoint's config; options the resume sets anew
+    "What a resume says when `run/config.json`, which a user may edit, differs from `config`; '' if it does not."
+    path,ours = Path(run)/'config.json','a resume reads its options from the checkpoint'
+    try: diff = {k: v for k,v in config_changes(json.loads(path.read_text()), config).items() if k not in skip}
+    except (OSError, ValueError, AttributeError): return f"{path} cannot be read; {ours}"
+    edits = ', '.join(f"{k} {a!r} there, {b!r} in the checkpoint" for k,(a,b) in diff.items())
+    return (f"{path} was edited ({edits}), but {ours}: give it --epochs N, --on-nan or --minutes M, and start "
+            f"a new run with --init-from {run} to change others") * bool(diff)
 
 def warn_if_edited(run, ck:dict, cfg:Config): # the run folder; its checkpoint; the config this resume uses
-    "Warn, in one line, when `run/config.json` differs from the checkpoint's config in an option this resume does not set."
-    diff,given = config_edits(run, ck['config']),config_changes(to_dict(cfg), ck['config']) # given: --epochs N, say
-    if diff is None: return warnings.warn(f"{Path(run)/'config.json'} cannot be read; the checkpoint's options are used and it is rewritten")
-    diff = {k: v for k,v in diff.items() if k not in given}
-    if diff: warnings.warn(edits_text(run, diff) + '; config.json is rewritten')
+    "Warn, in one line, when `run/config.json` differs from the checkpoint's config in an option the resume keeps."
+    said = config_edits(run, ck['config'], skip=config_changes(to_dict(cfg), ck['config'])) # skip: --epochs N, say
+    if said: warnings.warn(said + '; config.json is rewritten')
 
-# %% ../nbs/10_run.ipynb #ec221971
 def data_changes(old:dict, new:dict): # `data_identity`s: the checkpoint's and today's
     "What changed in a run's data, as phrases (none if nothing did, or if the checkpoint predates identities)."
     if not old: return []
@@ -336,31 +328,16 @@ def check_data_folder(cfg:Config, run):
     if cfg.data.data not in BUILTINS and not Path(cfg.data.data).is_dir():
         raise DataError(f"the data folder of {run} is missing: {cfg.data.data} (put the images back there to resume it)")
 
-def processes_of(run):
-    "How many processes `run/config.json` says the run trained on: 1 if it names none, None if it cannot be read."
-    try: device = json.loads((Path(run)/'config.json').read_text())['env']['device']
-    except (OSError, ValueError, KeyError, TypeError): return None
-    m = re.search(r'(\d+) processes', str(device))
-    return int(m.group(1)) if m else 1
-
-def processes_note(run, n:int, bs:int): # the run folder; the processes resuming it; the batch of each
-    "What a resume of `run` on `n` processes says when it trained on another number: its global batch changes."
-    k = processes_of(run)
-    if k in (None, n): return ''
-    return (f"; it trained on {counted(k, 'process', 'processes')}: the global batch is now {n} x {bs} images, "
-            f"not {k} x {bs}, so the resume is not exact (resume with --nproc {k} for that)")
-
-def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None,
-              minutes:float=None): # minutes more, 0: no limit; None: the run's own
-    "The config a resume of `run` fits with: its checkpoint's `cfg`, with a new total of `epochs`, `on_nan` and `minutes` if given."
+def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None, minutes:float=None):
+    "The checkpoint's `cfg` as a resume of `run` fits it: with `epochs` (a new total), `on_nan`, `minutes` if given."
     done,total = ck['epoch'],cfg.train.epochs
-    if epochs is None and done >= total:
-        diff = config_edits(run, ck['config']) or {}
-        n = diff['epochs'][0] if isinstance(diff.get('epochs', (None,))[0], int) and diff['epochs'][0] > done else 'N'
-        raise ValueError(f"{run} has finished its {total} epochs" + (f" ({edits_text(run, diff)})" if diff else '')
-                         + f"; to train on, give a new total: {resume_command(run)} --epochs {n}" + f" (N > {done})" * (n == 'N'))
+    if epochs is None and done >= total: # an edited config.json is named: its user may have meant to extend the run
+        edited = f" ({said})" if (said := config_edits(run, ck['config'])) else ''
+        raise ValueError(f"{run} has finished its {total} epochs{edited}; to train on, give a new total: "
+                         f"{resume_command(run)} --epochs N (N > {done})")
     if epochs is not None and epochs <= done: raise ValueError(f"{run} has already trained {done} epochs: --epochs must be more than {done}, got {epochs}")
-    return with_options(cfg, epochs=epochs or total, on_nan=on_nan or cfg.run.on_nan, minutes=cfg.run.minutes if minutes is None else minutes)
+    return with_options(cfg, epochs=epochs or total, on_nan=on_nan or cfg.run.on_nan,
+                        minutes=cfg.run.minutes if minutes is None else minutes)
 
 # %% ../nbs/10_run.ipynb #266a5430
 def checkpoint_path(run_or_ckpt):
@@ -387,7 +364,8 @@ def resume(run, # a run folder
            allow_data_change:bool=False, # continue although the images changed (never their number of classes)
            cbs=None, # further callbacks
            on_nan:str=None, # a new `on_nan` action, e.g. 'rollback'; None: the run's
-           minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
+           minutes:float=None, # stop after this many more minutes, 0: no limit; None: the run's own limit
+           note:str=''): # words for the line that says where it resumes
     "Continue the run in folder `run` from its last checkpoint, exactly; return (learner, run folder)."
     run = check_run_folder(run)
     with RunLock(run):
@@ -398,7 +376,6 @@ def resume(run, # a run folder
         check_data_folder(cfg, run)
         learn = prepare(cfg, report=None)
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
-        note = processes_note(run, 1, cfg.train.bs)
         write_config(cfg, run, learn.dls.device)
         trim_log(run/'log.csv', ck['epoch'])
         print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}{note}")

@@ -265,7 +265,7 @@ class GANLearner(Learner):
 
     def export(self, fname='generator.pt2', # the `torch.export` file, in `self.path` as fastai's `export`
                ema:bool=True):
-        "Write the generator as a `torch.export` program with its spec, normalisation and class names, as `artgan-export` does."
+        "Write the generator as a `torch.export` program with its spec, normalisation and classes, as `artgan-export`."
         classes = getattr(self.dls.train.dataset, 'classes', ()) if self.model.n_classes else ()
         return export_generator(self.generator(ema), self.model.spec, Path(self.path)/fname, classes)
 

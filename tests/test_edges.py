@@ -10,8 +10,10 @@ import psutil, pytest, torch
 from conftest import cli
 from artgan_nb import cli as commands
 from artgan_nb.cli import artgan_train, artgan_sample, artgan_export
-from artgan_nb.run import train, read_config, processes_note
+from artgan_nb.run import train, read_config
+from artgan_nb.parallel import processes_note
 from artgan_nb.explore import load_run, seed_latents
+from artgan_nb.callbacks.checkpoint import resume_command
 
 TINY = dict(size=32, bs=16, n_images=32, nz=8, width=4, device='cpu', on_collapse='off')
 
@@ -43,19 +45,20 @@ def test_resume_names_an_edited_config(copy_of):
     msg = one_line_error(artgan_train, '--resume', run)
     assert f"{run} has finished its 1 epochs ({run/'config.json'} was edited (epochs 3 there, 1 in the checkpoint, " \
            "lr_g 0.001 there, 0.0002 in the checkpoint), but a resume reads its options from the checkpoint" in msg, msg
-    assert f"to train on, give a new total: artgan-train --resume {run} --epochs 3" in msg and 'N >' not in msg, msg
+    assert f"give it --epochs N, --on-nan or --minutes M, and start a new run with --init-from {run} to change" in msg
+    assert msg.endswith(f"; to train on, give a new total: artgan-train --resume {run} --epochs N (N > 1)"), msg
     assert files(run) == before
     with pytest.warns(UserWarning) as w: artgan_train(['--resume', str(run), '--epochs', '2'])
     said = [str(m.message) for m in w if 'was edited' in str(m.message)]
-    assert len(said) == 1 and 'lr_g 0.001 there, 0.0002 in the checkpoint' in said[0] and 'epochs' not in said[0], said
-    assert f"to change lr_g: start a new run with --init-from {run}" in said[0]
+    assert len(said) == 1 and '(lr_g 0.001 there, 0.0002 in the checkpoint)' in said[0], said # not epochs: given
     cfg = read_config(run/'config.json')
     assert (cfg.train.epochs, cfg.train.lr_g) == (2, 0.0002)
 
 def test_minutes_on_resume(copy_of):
-    "--minutes M on --resume: M more minutes; 0: no limit (as the option's check allows); not given: the run's own limit."
+    "--minutes M on --resume: M more minutes; 0: no limit (as its check allows); not given: the run's own limit."
     run = copy_of
-    assert "on --resume: this many more (0: none), the run's own if not given" in ' '.join(commands.train_parser().format_help().split())
+    help = ' '.join(commands.train_parser().format_help().split())
+    assert "on --resume: this many more (0: none), the run's own if not given" in help
     artgan_train(['--resume', str(run), '--epochs', '2', '--minutes', '0'])
     assert read_config(run/'config.json').run.minutes == 0
     artgan_train(['--resume', str(run), '--epochs', '3', '--minutes', '7.5'])
@@ -83,17 +86,22 @@ def test_destinations_checked_before_anything_is_written(run, tmp_path, monkeypa
     monkeypatch.setattr(commands, 'load_run', lambda *a, **k: pytest.fail('the run was loaded before the check'))
     before = files(tmp_path)
     walk = ['--interp', 1, 2, '--out', tmp_path/'walk.png']
-    assert one_line_error(artgan_sample, run, *walk, '--gif', tmp_path/'walk.gif') == f"error: cannot write {tmp_path/'walk.gif'}: it is a folder"
-    assert one_line_error(artgan_sample, run, *walk, '--gif', '/proc/walk.gif').startswith('error: cannot write /proc/walk.gif: /proc cannot')
+    msg = one_line_error(artgan_sample, run, *walk, '--gif', tmp_path/'walk.gif')
+    assert msg == f"error: cannot write {tmp_path/'walk.gif'}: it is a folder"
+    msg = one_line_error(artgan_sample, run, *walk, '--gif', '/proc/walk.gif')
+    assert msg.startswith('error: cannot write /proc/walk.gif: /proc cannot be written in'), msg
     msg = one_line_error(artgan_sample, run, *walk, '--gif', tmp_path/'file'/'new'/'walk.gif')
     assert msg == f"error: cannot write {tmp_path/'file'/'new'/'walk.gif'}: {tmp_path/'file'} is not a folder"
-    assert one_line_error(artgan_sample, run, '--each', tmp_path/'file') == f"error: cannot write {tmp_path/'file'}: it is a file"
-    assert one_line_error(artgan_export, run, '--out', tmp_path/'G.pt2') == f"error: cannot write {tmp_path/'G.pt2'}: it is a folder"
+    msg = one_line_error(artgan_sample, run, '--each', tmp_path/'file')
+    assert msg == f"error: cannot write {tmp_path/'file'}: it is a file"
+    msg = one_line_error(artgan_export, run, '--out', tmp_path/'G.pt2')
+    assert msg == f"error: cannot write {tmp_path/'G.pt2'}: it is a folder"
     assert '/proc cannot be written in' in one_line_error(artgan_export, run, '--out', '/proc/G.pt2')
     assert "unknown file extension '.pt' (use .pt2)" in one_line_error(artgan_export, run, '--out', tmp_path/'G.pt')
     if os.geteuid() != 0: # root writes in read-only folders
         (tmp_path/'ro').mkdir(); (tmp_path/'ro').chmod(0o555); before = files(tmp_path)
-        assert 'cannot be written in (Permission denied)' in one_line_error(artgan_export, run, '--out', tmp_path/'ro'/'G.pt2')
+        msg = one_line_error(artgan_export, run, '--out', tmp_path/'ro'/'G.pt2')
+        assert f"{tmp_path/'ro'} cannot be written in (Permission denied)" in msg
     assert files(tmp_path) == before
 
 def test_class_writes_exactly_out(run, tmp_path):
@@ -104,21 +112,24 @@ def test_class_writes_exactly_out(run, tmp_path):
                                         (['--data', 'no/such/folder'], 'there is no folder no/such/folder'),
                                         (['--resume', 'no/such/run'], 'no run folder at no/such/run')])
 def test_nproc_checks_options_before_launching(monkeypatch, args, words):
-    monkeypatch.setattr(commands, 'launch', lambda *a, **k: pytest.fail('processes launched before the options were checked'))
+    monkeypatch.setattr(commands, 'launch', lambda *a, **k: pytest.fail('launched before the options were checked'))
     assert words in one_line_error(artgan_train, '--nproc', '2', *args)
 
 def test_processes_note_both_ways(tmp_path):
     for device,k,n in (('cpu, 2 processes', 2, 1), ('cpu', 1, 2)):
-        (tmp_path/'config.json').write_text(json.dumps(dict(env=dict(device=device))))
-        note = processes_note(tmp_path, n, 8)
-        assert note.startswith(f"; it trained on {k} process") and f"the global batch is now {n} x 8 images, not {k} x 8" in note, note
-        assert f"--nproc {k}" in note and processes_note(tmp_path, k, 8) == ''
+        (tmp_path/'config.json').write_text(json.dumps(dict(env=dict(device=device), train=dict(bs=8))))
+        note = processes_note(tmp_path, n)
+        assert note.startswith(f"; it trained on {k} process"), note
+        assert f"the global batch is now {n} x 8 images, not {k} x 8" in note, note
+        assert f"--nproc {k}" in note and processes_note(tmp_path, k) == ''
 
 def test_killed_worker_says_how_to_continue(tmp_path):
     "kill -9 of one worker, once the run says its first epoch is done: one line, the resume command, no traceback."
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    cmd = [str(Path(sys.executable).parent/'artgan-train'), '--nproc', '2', '--size', '32', '--n-images', '32', '--bs', '8',
-           '--epochs', '1000', '--nz', '8', '--width', '4', '--device', 'cpu', '--on-collapse', 'off', '--out', str(tmp_path), '--name', 'two']
+    cmd = [str(Path(sys.executable).parent/'artgan-train'), '--nproc', '2', '--size', '32', '--n-images', '32',
+           '--bs', '8',
+           '--epochs', '1000', '--nz', '8', '--width', '4', '--device', 'cpu', '--on-collapse', 'off',
+           '--out', str(tmp_path), '--name', 'two']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for line in p.stdout: # the second epoch's line: the first epoch's checkpoint is written
         if line.startswith('epoch 2/'): break
@@ -129,11 +140,13 @@ def test_killed_worker_says_how_to_continue(tmp_path):
     out,err = p.communicate(timeout=600)
     run = tmp_path/'two'
     assert p.returncode == 1 and 'Traceback' not in err and 'Error' not in err, err
-    assert err.strip().splitlines()[-1].endswith(f"the run stopped at its last checkpoint: continue it with artgan-train --resume {run} --nproc 2"), err
+    assert err.endswith(f"the run stopped at its last checkpoint: continue it with {resume_command(run)} --nproc 2\n"), \
+        err
     assert 'was killed (SIGKILL)' in err and len(err.strip().splitlines()) == 1, err
     r = cli('artgan-train', '--resume', run, '--epochs', 3) # on one process: said in the resuming line
     assert r.returncode == 0 and 'Warning' not in r.stderr, r.stderr
-    assert "it trained on 2 processes: the global batch is now 1 x 8 images, not 2 x 8, so the resume is not exact" in r.stdout, r.stdout
+    assert "it trained on 2 processes: the global batch is now 1 x 8 images, not 2 x 8, so the resume is not exact" \
+           in r.stdout, r.stdout
 
 def test_export_without_deprecation_warnings(run, tmp_path):
     with warnings.catch_warnings(record=True) as w:

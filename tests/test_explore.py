@@ -78,20 +78,20 @@ def test_generation_is_batched(runs, tmp_path):
 
 def test_export_runs_with_plain_torch(runs, tmp_path):
     run = runs[0]
-    r = python('from artgan_nb.cli import artgan_export; artgan_export()', run, '--out', tmp_path/'G.pt')
+    r = python('from artgan_nb.cli import artgan_export; artgan_export()', run, '--out', tmp_path/'G.pt2')
     assert r.returncode == 0, r.stderr
     z,y = seed_latents(16, range(6)),torch.tensor([0, 1, 2, 3, 3, 0])
     torch.save((z, y), tmp_path/'inputs.pt')
     plain = ("import json, sys, torch\n"
              "files = {'meta.json': ''}\n"
-             "G = torch.jit.load(sys.argv[1], _extra_files=files)\n"
+             "G = torch.export.load(sys.argv[1], extra_files=files).module()\n"
              "z, y = torch.load(sys.argv[2])\n"
              "torch.save(G(z, y), sys.argv[3])\n"
              "meta = json.loads(files['meta.json'])\n"
              "assert 'artgan_nb' not in sys.modules\n"
              "print(json.dumps(dict(classes=meta['classes'], nz=meta['spec']['nz'], mean=meta['spec']['mean'])))")
     env = {k: v for k,v in os.environ.items() if k != 'PYTHONPATH'}
-    r = python(plain, tmp_path/'G.pt', tmp_path/'inputs.pt', tmp_path/'out.pt', env=dict(env, PYTHONNOUSERSITE='1'))
+    r = python(plain, tmp_path/'G.pt2', tmp_path/'inputs.pt', tmp_path/'out.pt', env=dict(env, PYTHONNOUSERSITE='1'))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1]) == dict(classes=['circles', 'grid', 'bands', 'stars'], nz=16, mean=[0.5, 0.5, 0.5])
     assert torch.equal(torch.load(tmp_path/'out.pt'), load_run(run).generate(z, y))

@@ -286,7 +286,7 @@ def test_resume_after_the_data_or_config_changed(tmp_path):
     (run/'config.json').write_text(edited)
     with pytest.warns(UserWarning) as w: resume(run, allow_data_change=True)
     said = [str(m.message) for m in w]
-    assert any('config.json differs from the checkpoint: lr_g 0.1 there, 0.0002 in the checkpoint' in m for m in said), said
+    assert any('config.json was edited (lr_g 0.1 there, 0.0002 in the checkpoint)' in m for m in said), said
     assert any('continuing on the new data' in m for m in said), said
     assert read_config(run/'config.json').train.lr_g == 0.0002 # rewritten from the checkpoint
     make_collection(data, {'c': 8}) # a class added: never allowed
