@@ -8,12 +8,12 @@ Docs: https://artgan-nb.github.io/artgan_nb/fastgan.html.md"""
 __all__ = ['fast_sides', 'fast_chans', 'check_fast', 'glu_up', 'SkipExcite', 'FastGenerator', 'down_bn', 'decoder', 'shrink',
            'FastDiscriminator']
 
-# %% ../nbs/04a_fastgan.ipynb #1f4dde09
+# %% ../nbs/04a_fastgan.ipynb #4eaef84c
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/04a_fastgan.ipynb #c95d84bf
+# %% ../nbs/04a_fastgan.ipynb #c56a9d0b
 def fast_sides(size:int): # the image side: 32, 64, 128 or 256
     "The sides of the generator's feature maps: 4, 8, ..., `size`."
     if size not in (32, 64, 128, 256): raise ValueError(f"unsupported size {size}: supported sizes are 32, 64, 128, 256")
@@ -29,7 +29,7 @@ def check_fast(attn_res:int=None, up:str='resize'): # as `build_gan` passes them
     if attn_res: raise ValueError("attn: the fastgan networks have no self-attention (skip-layer excitation does its work); use attn 0")
     if up != 'resize': raise ValueError(f"g_up {up!r}: the fastgan generator upsamples by nearest x2 and a 3x3 convolution; use resize")
 
-# %% ../nbs/04a_fastgan.ipynb #d42ea452
+# %% ../nbs/04a_fastgan.ipynb #2f443c89
 def glu_up(ni:int, nf:int): # channels in and out
     "Double the side: nearest x2, a 3x3 convolution to 2*nf channels, BatchNorm, then GLU (half the channels gate the others)."
     return nn.Sequential(nn.Upsample(scale_factor=2.0, mode='nearest'), nn.Conv2d(ni, 2 * nf, 3, 1, 1, bias=False),
@@ -43,7 +43,7 @@ class SkipExcite(nn.Module):
                                   nn.Conv2d(nf, nf, 1, 1, 0, bias=False), nn.Sigmoid())
     def forward(self, small, big): return big * self.gate(small)
 
-# %% ../nbs/04a_fastgan.ipynb #18dd3e6a
+# %% ../nbs/04a_fastgan.ipynb #92823cec
 class FastGenerator(nn.Module):
     "FastGAN's generator: z (N, nz), scaled per class y (N,) if `n_classes`, -> images (N, nc, size, size)."
     def __init__(self, size:int=64, # output side: 32, 64, 128 or 256
@@ -77,7 +77,7 @@ class FastGenerator(nn.Module):
 
     def forward(self, z, y=None): return self.to_image(self.features(z, y)[self.sides[-1]])
 
-# %% ../nbs/04a_fastgan.ipynb #5f27e62d
+# %% ../nbs/04a_fastgan.ipynb #18a5f0f6
 def down_bn(ni:int, nf:int): # channels in and out
     "Halve the side: a 4x4 stride-2 convolution, BatchNorm, LeakyReLU(0.2)."
     return nn.Sequential(nn.Conv2d(ni, nf, 4, 2, 1, bias=False), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True))
@@ -89,7 +89,7 @@ def decoder(ni:int, nf:int, nc:int, # channels of the 8x8 map, of the hidden map
 
 def shrink(x, side:int): return F.avg_pool2d(x, x.shape[-1] // side) if x.shape[-1] > side else x # images to `side` px
 
-# %% ../nbs/04a_fastgan.ipynb #a0380e3d
+# %% ../nbs/04a_fastgan.ipynb #6ef2dcb7
 class FastDiscriminator(nn.Module):
     "FastGAN's discriminator: images (N, nc, size, size), labels y (N,) if `n_classes` -> logits (N,); `with_aux` also redraws them."
     def __init__(self, size:int=64, # input side: 32, 64, 128 or 256

@@ -11,6 +11,7 @@ __all__ = ['PRECISIONS', 'GAN_STATS', 'BF16_FLAGS', 'GANModule', 'adam', 'group_
 # %% ../nbs/06_train.ipynb #b6a7170f
 from dataclasses import dataclass, fields, replace
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -185,7 +186,7 @@ class GANStat(Metric):
 
 GAN_STATS = ('loss_d', 'loss_g', 'd_real', 'd_fake', 'acc_real', 'acc_fake')
 
-# %% ../nbs/06_train.ipynb #6162cdf3
+# %% ../nbs/06_train.ipynb #93994b5b
 BF16_FLAGS = ('amx_bf16', 'avx512_bf16') # CPU flags of native bfloat16 arithmetic, as /proc/cpuinfo lists them
 
 def cpu_bf16_flag(cpuinfo:str): # the text of /proc/cpuinfo, or just its flags
@@ -275,7 +276,6 @@ def spec_for(dls, # DataLoaders of (image, label) batches with `dls.stats`, as `
     return replace(spec, nc=img.shape[-3], n_classes=n_classes, mean=tuple(map(float, mean)), std=tuple(map(float, std)))
 
 # %% ../nbs/06_train.ipynb #75c1f968
-from pathlib import Path
 import matplotlib.pyplot as plt
 from .core import normalize, show_grid
 from .models import sample, export_generator
