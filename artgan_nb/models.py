@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from .core import option, with_options, check_options, value_problems
+from .fastgan import FastGenerator, FastDiscriminator
 
 # %% ../nbs/04_models.ipynb #5736ead2
 SIZES = (32, 64, 128, 256)
@@ -245,7 +246,7 @@ class ClassicalDiscriminator(Discriminator):
 # %% ../nbs/04_models.ipynb #49af6f1c
 ARCHS = {'dcgan': (DCGANGenerator, DCGANDiscriminator),
          'dcgan-fc': (FCGenerator, FCDiscriminator),
-         'classical': (ClassicalGenerator, ClassicalDiscriminator)}
+         'classical': (ClassicalGenerator, ClassicalDiscriminator), 'fastgan': (FastGenerator, FastDiscriminator)}
 
 @dataclass
 class ModelSpec:
@@ -255,7 +256,7 @@ class ModelSpec:
     nz: int = option(100, 'latent size', lo=1)
     width: int = option(32, 'base channel count of both networks', lo=1)
     attn: int = option(0, 'feature-map side with self-attention in G and D; 0: none', lo=0)
-    spectral: bool = option(False, 'spectral norm in the discriminator (classical: always)')
+    spectral: bool = option(False, 'spectral norm in the discriminator (classical, fastgan: always)')
     cond: bool = option(False, "class-conditional G and D (classes: the data's subfolders)")
     nc: int = option(3, 'image channels: 3 (RGB) or 1 (greyscale)', choices=(1, 3), cli=False)
     n_classes: int = option(0, 'classes of a conditional model; 0: unconditional', lo=0, cli=False)

@@ -102,6 +102,17 @@ RECIPES = {r.name: r for r in [
            "The package's defaults, which artgan-train trains when no recipe is given, chosen by training every recipe "
            "for the same time on WikiArt (the site's comparison page): " + house_summary(),
            {}),
+    Recipe('fastgan64', 'FastGAN on few paintings, 64 px (a candidate for the house recipe)',
+           'Towards Faster and Stabilized GAN Training for High-fidelity Few-shot Image Synthesis',
+           "The FastGAN of Liu et al. (ICLR 2021) at 64 px (the fastgan arch): a generator of upsampling, 3x3 "
+           "convolution, BatchNorm and GLU blocks whose 4 and 8 px maps gate the channels of the 32 and 64 px ones "
+           "(skip-layer excitation), and a spectral-norm discriminator that also redraws its real input from its "
+           "8x8 and 16x16 maps (an L1 loss here, a perceptual one in the paper); nz 256, the hinge loss, Adam 2e-4 "
+           "(0.5, 0.999) for both networks, DiffAugment colour, translation and cutout on every image D sees, and "
+           "samples from the generator's moving average (0.999). A candidate: the house recipe stays artgan until "
+           "a time-to-FID comparison picks one.",
+           dict(arch='fastgan', size=64, width=32, nz=256, g_up='resize', init='dcgan', loss='hinge', label_smoothing=0.0,
+                lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_dis=1, diffaug='color,translation,cutout', ema=0.999)),
 ]}
 
 # %% ../nbs/09a_recipes.ipynb #494ae87e

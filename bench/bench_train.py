@@ -3,6 +3,10 @@ with every callback `artgan-train` adds, on identical networks (DCGAN 64 px, wid
 upsampling as the reference has, BCE, batch 128).
 
 Run: PYTHONPATH=. python bench/bench_train.py [--ref ../shared/bench/dcgan_ref.py] [--rounds 5] [--iters 4] [--precision fp32|bf16] [--no-reuse-fakes] [--compile] [--no-channels-last] [--other-layout]
+     PYTHONPATH=. python bench/bench_train.py --precisions [--recipes artgan,fastgan64] [--rounds 4] [--iters 4]
+With --precisions it times ours in fp32 and in bf16 instead, in interleaved rounds, for DCGAN-64 (the networks
+above) and for each recipe of --recipes at 64 px, then says whether this CPU computes bf16 natively (what
+`--precision auto` decides) beside the fp32 and bf16 matmul rates.
 Rounds interleave the two loops (reference, then ours), so that a busy machine slows both alike; each prints
 images/s, and the end the median of the per-round ratios ours/reference. Each side times `iters` batches after
 one untimed batch: the reference its `step` on one random batch, ours the batches of a one-epoch `fit` (data
@@ -21,7 +25,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from artgan_nb.core import with_options
 from artgan_nb.callbacks.record import LiveProgress
-from artgan_nb.run import Config, prepare, resolved, callbacks_for
+from artgan_nb.run import Config, prepare, resolved, callbacks_for, with_recipe
+from artgan_nb.train import auto_precision
 
 
 class BatchClock(Callback):
@@ -51,10 +56,11 @@ def reference(ref, bs:int, iters:int):
     return t,rate
 
 
-def ours(bs:int, iters:int, run:Path, **options):
-    "A learner as `artgan-train` builds it, with its run-folder callbacks, and a function timing `iters` batches: images/s."
-    cfg = with_options(Config(), data='builtin:abstract', n_images=bs * (iters + 1), size=64, width=64, nz=100, g_up='deconv', bs=bs,
-                       loss='bce', label_smoothing=0.0, diffaug='none', epochs=1, device='cpu', **options)
+DCGAN64 = dict(size=64, width=64, nz=100, g_up='deconv', loss='bce', label_smoothing=0.0, diffaug='none') # the reference's networks
+
+def ours(bs:int, iters:int, run:Path, recipe:str='', **options):
+    "A learner as `artgan-train` builds it (from `recipe`, then `options`), with its run-folder callbacks, and a function timing `iters` batches: images/s."
+    cfg = with_recipe(Config(), recipe, data='builtin:abstract', n_images=bs * (iters + 1), bs=bs, epochs=1, device='cpu', **options)
     learn = prepare(cfg, report=None)
     clock = BatchClock()
     learn.add_cbs(callbacks_for(resolved(cfg, learn), run) + [LiveProgress(), clock])
@@ -95,8 +101,11 @@ def main():
     p.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=Config().train.channels_last,
                    help="ours: channels-last weights and images (default: artgan-train's)")
     p.add_argument('--other-layout', action='store_true', help='also time ours in the other memory layout in each round, after ours')
+    p.add_argument('--precisions', action='store_true', help='time ours in fp32 and bf16 (no reference): DCGAN-64 and --recipes')
+    p.add_argument('--recipes', default='artgan,fastgan64', help='with --precisions: recipes timed at 64 px besides DCGAN-64')
     a = p.parse_args()
     warnings.filterwarnings('ignore')
+    if a.precisions: return precisions(a)
     flags = open('/proc/cpuinfo').read() if Path('/proc/cpuinfo').exists() else ''
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, avx512_bf16: {'avx512_bf16' in flags}, "
           f"amx_bf16: {'amx_bf16' in flags}; batch {a.bs}, ours: precision {a.precision}, reuse_fakes {a.reuse_fakes}, compile {a.compile}, channels_last {a.channels_last}")
@@ -104,8 +113,8 @@ def main():
         t,ref_rate = reference(load_reference(a.ref), a.bs, a.iters)
         gflop = flops_per_image(t) / 1e9
         opts = dict(precision=a.precision, reuse_fakes=a.reuse_fakes, compile=a.compile)
-        learn,our_rate = ours(a.bs, a.iters, Path(d), channels_last=a.channels_last, **opts)
-        other = ours(a.bs, a.iters, Path(d)/'other', channels_last=not a.channels_last, **opts)[1] if a.other_layout else None
+        learn,our_rate = ours(a.bs, a.iters, Path(d), channels_last=a.channels_last, **DCGAN64, **opts)
+        other = ours(a.bs, a.iters, Path(d)/'other', channels_last=not a.channels_last, **DCGAN64, **opts)[1] if a.other_layout else None
         if a.compile:
             for name,rate in [('ours', our_rate)] + ([('ours in the other layout', other)] if other else []):
                 start = time.perf_counter(); rate()
@@ -125,6 +134,28 @@ def main():
     if layouts: print(f"median ratio ours/ours in the other layout {statistics.median(layouts):.2f} (rounds {min(layouts):.2f}-{max(layouts):.2f})")
     print(f"work: {gflop:.2f} GFLOP per image per iteration; last round: reference {gflop * last[0]:.1f} GFLOP/s, "
           f"ours {gflop * last[1]:.1f} GFLOP/s; {a.matmul_n}x{a.matmul_n} matmul: fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s")
+
+
+def precisions(a):
+    "Ours in fp32 and bf16 in interleaved rounds, for DCGAN-64 and each recipe of `a.recipes` at 64 px; then the matmul rates."
+    precision,why = auto_precision(torch.device('cpu'))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.bs}; --precision auto here: {precision} ({why})")
+    nets = {'dcgan64': ('', DCGAN64), **{r: (r, dict(size=64)) for r in a.recipes.split(',') if r}}
+    rates,res = {},{}
+    with tempfile.TemporaryDirectory() as d:
+        for name,(recipe,options) in nets.items():
+            for p in ('fp32', 'bf16'): rates[name, p] = ours(a.bs, a.iters, Path(d)/f"{name}-{p}", recipe, precision=p, **options)[1]
+        for r in range(a.rounds):
+            for name in nets:
+                f,b = rates[name, 'fp32'](),rates[name, 'bf16']()
+                res.setdefault(name, []).append((f, b))
+                print(f"round {r + 1}: {name:12} fp32 {f:6.1f} img/s  bf16 {b:6.1f} img/s  bf16/fp32 {b / f:.2f}", flush=True)
+    for name,rows in res.items():
+        f,b = statistics.median(x[0] for x in rows),statistics.median(x[1] for x in rows)
+        print(f"median {name:12} fp32 {f:6.1f} img/s  bf16 {b:6.1f} img/s  bf16/fp32 {statistics.median(x[1] / x[0] for x in rows):.2f}")
+    fp32,bf16 = matmul_gflops(torch.float32, a.matmul_n),matmul_gflops(torch.bfloat16, a.matmul_n)
+    print(f"{a.matmul_n}x{a.matmul_n} matmul: fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s"
+          + ('' if precision == 'bf16' else "; this CPU has no native bf16 (or torch does not use it): bf16 is emulated here, keep fp32"))
 
 
 if __name__ == '__main__': main()

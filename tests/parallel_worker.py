@@ -20,7 +20,8 @@ class Weights(Callback):
     def after_fit(self): torch.save(torch.stack(self.steps), self.path)
 
 out,bs = Path(sys.argv[1]),int(sys.argv[2])
-tiny = dict(n_images=32, size=32, nz=8, width=4, bs=bs, diffaug='none', on_collapse='off', out=str(out/'runs'), device='cpu')
+tiny = dict(n_images=32, size=32, nz=8, width=4, bs=bs, diffaug='none', on_collapse='off', out=str(out/'runs'), device='cpu',
+            precision='fp32') # compared with one process to float rounding: fp32's, not bf16's
 train_parallel(**tiny, epochs=2, channels_last=False, name='nchw', cbs=[Weights('nchw')]) # compared across process counts
 if num_distrib() > 1:
     train_parallel(**tiny, epochs=2, name='full', cbs=[Weights('full')])

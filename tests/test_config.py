@@ -32,9 +32,9 @@ def test_help_shows_every_option_with_its_python_default(name):
         assert m.group(1) == ('auto' if f.default is None else str(f.default)), (flag, m.group(1), f.default)
 
 def test_every_option_is_offered_by_train():
-    "Every option a user may set is a flag of artgan-train; the others are filled in from the data."
+    "Every option a user may set is a flag of artgan-train; the others are filled in from the data, or by 'auto' precision."
     names = {f.name for f in option_fields(Config)}
-    assert {f.name for f in option_fields(Config, cli_only=False)} - names == {'nc', 'n_classes', 'mean', 'std'}
+    assert {f.name for f in option_fields(Config, cli_only=False)} - names == {'nc', 'n_classes', 'mean', 'std', 'precision_auto'}
     assert len(names) == len(option_fields(Config)) # one name, one option
 
 def test_python_defaults_are_the_commands():
