@@ -193,8 +193,7 @@ def write_config(cfg:Config, run:Path, device):
     write_file(run/'config.json', json.dumps(dict(to_dict(cfg), env=env), indent=2))
 
 # Options whose default changed, with the value a stored config that lacks one meant: it was written before the
-# option existed, when the package behaved so. The house recipe's choices became the defaults (see recipes/compare);
-# diffaug's default changed too, but it was always stored.
+# option existed, when the package behaved so (the house recipe's choices became defaults; diffaug was always stored).
 OLD_DEFAULTS = dict(model=dict(g_up='deconv'), train=dict(reuse_fakes=False, channels_last=False, precision='fp32'))
 
 def with_old_defaults(d:dict): # a stored config, as `to_dict` wrote it

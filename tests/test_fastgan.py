@@ -37,7 +37,7 @@ def test_trains_resumes_exactly_and_exports(tmp_path):
     run = tmp_path/'crash'/'abstract-fastgan-32px'
     resume(run)
     assert_same(whole, run)
-    path = learn.export(tmp_path/'G.pt')
+    path = learn.export(tmp_path/'G.pt2')
     assert path.exists() and path.stat().st_size > 0
     G,D,spec = load_gan(run)
     assert spec.arch == 'fastgan' and G(torch.randn(2, 16)).shape == (2, 3, 32, 32)
