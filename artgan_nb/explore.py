@@ -32,7 +32,8 @@ def seed_latents(nz:int, # latent size
 def lerp(a:torch.Tensor, b:torch.Tensor, # two vectors (nz,)
          t:torch.Tensor): # fractions (T,), 0 gives `a`, 1 gives `b`
     "Linear interpolation from `a` to `b`: (T, nz)."
-    return a + (b - a) * t[:, None]
+    t = t[:, None]
+    return (1 - t) * a + t * b # 1 * a + 0 * b is `a` exactly, where a + (b - a) * 1 can miss `b` by a rounding
 
 def slerp(a:torch.Tensor, b:torch.Tensor, # two vectors (nz,)
           t:torch.Tensor): # fractions (T,), 0 gives `a`, 1 gives `b`
@@ -40,7 +41,8 @@ def slerp(a:torch.Tensor, b:torch.Tensor, # two vectors (nz,)
     omega = torch.arccos((a / a.norm()).dot(b / b.norm()).clamp(-1, 1))
     if omega.abs() < 1e-6: return lerp(a, b, t)
     s = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / s)[:, None] * a + (torch.sin(t * omega) / s)[:, None] * b
+    z = (torch.sin((1 - t) * omega) / s)[:, None] * a + (torch.sin(t * omega) / s)[:, None] * b
+    return torch.where((t == 0)[:, None], a, torch.where((t == 1)[:, None], b, z)) # sin(omega) / s can round off 1
 
 # %% ../nbs/13_explore.ipynb #8a21ff39
 def first_features(G:nn.Module, # a `Generator`, in eval mode

@@ -81,26 +81,34 @@ def test_csv_labels_and_missing_files(messy, tmp_path):
     assert cache.classes == ('a', 'b') and cache.labels.tolist() == [0, 1]
     assert report['skipped'] == {str(root/'calm'/'gone.png'): 'missing'}
 
-SLOW_BUILD = """
-import sys, time, artgan_nb.data.collection as d
-decode = d.decode_image
-def slow(*a, **k): time.sleep(0.02); return decode(*a, **k)
-d.decode_image = slow
+HANG_MIDWAY = """
+import sys, time
+from pathlib import Path
+import artgan_nb.data.collection as d
+decode,flag,seen = d.decode_image,Path(sys.argv[3]),[0]
+def hang_at_150(*a, **k):
+    "Decode as usual, but hang before the 150th of the 300 images, half of them written: the moment to kill the build."
+    seen[0] += 1
+    if seen[0] == 150: flag.touch(); time.sleep(600)
+    return decode(*a, **k)
+d.decode_image = hang_at_150
 d.prepare_data(sys.argv[1], size=16, cache_dir=sys.argv[2], workers=0)
 """
 
 def test_killed_build_leaves_no_complete_cache(tmp_path):
-    root,cache_dir = tmp_path/'imgs',tmp_path/'cache'
+    root,cache_dir,flag = tmp_path/'imgs',tmp_path/'cache',tmp_path/'halfway'
     root.mkdir()
     for i in range(300): Image.new('RGB', (20, 20), (i % 256, 0, 0)).save(root/f'{i:03d}.png')
-    p = run_py(tmp_path, SLOW_BUILD, root, cache_dir)
-    deadline = time.time() + 60
-    while not any(f.stat().st_size > 0 for f in cache_dir.glob('.tmp-*/images.u8')):
-        assert time.time() < deadline and p.poll() is None, 'the build did not start'
+    p = run_py(tmp_path, HANG_MIDWAY, root, cache_dir, flag)
+    deadline = time.monotonic() + 600
+    while not flag.exists(): # an event: the build is half done
+        assert p.poll() is None, f'the build ended before it got halfway: {p.stderr.read()}'
+        assert time.monotonic() < deadline, 'the build did not get halfway in 10 minutes'
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()
     left = list(cache_dir.iterdir())
     assert left and all(d.name.startswith('.tmp-') for d in left)       # only the unfinished temporary folder
+    assert all((d/'images.u8').stat().st_size < 300 * 3 * 16 * 16 for d in left) # killed in the middle of its images
     assert all(read_cache(d) is None for d in left)
     cache,report = prepare_data(root, size=16, cache_dir=cache_dir, workers=0)
     assert not report['reused'] and report['kept'] == 300 and len(cache) == 300

@@ -20,6 +20,11 @@ def runs(tmp_path_factory):
 
 def pixels(path): return torch.from_numpy(__import__('numpy').array(Image.open(path).convert('RGB'))).permute(2, 0, 1)
 
+def grey_apart(a, b):
+    "The largest difference between uint8 images' pixels, which batches of other sizes may round otherwise."
+    assert a.shape == b.shape
+    return (a.int() - b.int()).abs().max().item()
+
 def python(*code_and_args, env=None):
     return subprocess.run([sys.executable, '-c', *map(str, code_and_args)], capture_output=True, text=True, timeout=300, env=env)
 
@@ -31,7 +36,7 @@ def test_walk_gif_classes(runs, tmp_path):
     ex = load_run(run)
     walk = ex.interpolate(2, 9, 5)
     for i in (0, 4): assert torch.equal(pixels(tmp_path/'walk.png')[:, 2:34, 2 + 34*i:34 + 34*i], walk[i])
-    assert torch.equal(walk[0], ex.sample(1, 2)[0])  # the walk starts at seed 2's own image
+    assert grey_apart(walk[0], ex.sample(1, 2)[0]) <= 1  # the walk starts at seed 2's own image
 
     r = cli('artgan-sample', run, '--by-class', '-n', 4, '--out', tmp_path/'grids'/'g.png')
     assert r.returncode == 0, r.stderr
@@ -73,7 +78,8 @@ def test_generation_is_batched(runs, tmp_path):
     finally: explore.Explorer.generate = real
     assert sizes == [4, 4, 2]
     write_samples(runs[0], each=tmp_path/'b', n=10, device='cpu')
-    for a,b in zip(sorted((tmp_path/'a').iterdir()), sorted((tmp_path/'b').iterdir())): assert a.read_bytes() == b.read_bytes()
+    a,b = [torch.stack([pixels(p) for p in sorted((tmp_path/d).iterdir())]) for d in 'ab']
+    assert grey_apart(a, b) <= 1
     assert SampleOptions().bs == 64
 
 def test_export_runs_with_plain_torch(runs, tmp_path):

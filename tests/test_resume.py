@@ -1,5 +1,5 @@
 "Exact resumption: a run that stops (an error, or kill -9) and is resumed ends exactly like one that never stopped."
-import os, random, signal, subprocess, sys, time
+import os, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest, torch
@@ -40,7 +40,7 @@ def assert_same(run_a, run_b):
     (ta,ra,ea),(tb,rb,eb) = states(run_a),states(run_b)
     assert ea == eb and ta.keys() == tb.keys()
     assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
-    assert ra == rb and len(ra) == TINY['epochs']
+    assert ra == rb and len(ra) == ea[0] # a row per epoch
 
 @pytest.fixture(scope='module')
 def whole(tmp_path_factory):
@@ -120,37 +120,39 @@ def test_resume_refuses_other_options(whole):
     assert r.returncode != 0 and '--size' in r.stderr and 'Traceback' not in r.stderr
 
 ARGS = ['--size', 32, '--bs', 16, '--n-images', 200, '--epochs', 8, '--nz', 16, '--width', 8, '--device', 'cpu',
-        '--save-every-batches', 1] # 11 batches per epoch: about 3 s of training on a busy CPU
+        '--save-every-batches', 1] # a checkpoint after each of the 11 batches of each epoch
 
 def start(*args, out):
     exe = Path(sys.executable).parent/'artgan-train'
     return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=out)
 
-def kill_at_random(proc, ckpt, wait):
-    "SIGKILL `proc` `wait` seconds after its first checkpoint exists; True if it was still running."
-    while not ckpt.exists() and proc.poll() is None: time.sleep(0.02)
-    time.sleep(wait)
-    running = proc.poll() is None
+def stamp(f):
+    "(inode, modification time) of `f`, which each checkpoint renamed into its place changes; None while there is none."
+    try: st = os.stat(f)
+    except FileNotFoundError: return None
+    return st.st_ino,st.st_mtime_ns
+
+def kill_after(proc, run, at:tuple, since:tuple):
+    "SIGKILL `proc` once it has checkpointed `run` at (epoch, batch) `at` or later and after `since`; return its place."
+    deadline,done,seen,ckpt = time.monotonic() + 600,(-1, 0),None,run/'checkpoints'/'last.pth'
+    while not (at <= done and since < done): # the events: the run's checkpoints, each read once it is in place
+        assert proc.poll() is None, f'the run ended before {at}: ' + proc.stdout.read()
+        assert time.monotonic() < deadline, f'no checkpoint at {at} or later in 10 minutes'
+        if (new := stamp(ckpt)) != seen: seen,done = new,place(run)
+        else: time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    return running
+    return place(run)
 
 def test_kill_9_then_resume_is_exact(tmp_path):
+    "kill -9 of a run, then of its resumption twice, each once it has checkpointed a given batch: the end is exact."
     r = cli('artgan-train', *ARGS, '--out', tmp_path, '--name', 'whole')
     assert r.returncode == 0, r.stderr
-    span = sum(float(r['seconds']) for r in read_log(tmp_path/'whole'/'log.csv')) # the training time, whatever the machine
-    run,rng,points = tmp_path/'killed',random.Random(0),[]
-    ckpt = run/'checkpoints'/'last.pth'
-    proc = start(*ARGS, '--out', tmp_path, '--name', 'killed', out=tmp_path)
-    for i in range(3): # kill the first run, then its resumption twice, each at a random moment
-        if i:
-            mtime = ckpt.stat().st_mtime_ns
-            proc = start('--resume', run, out=tmp_path)
-            while ckpt.stat().st_mtime_ns == mtime and proc.poll() is None: time.sleep(0.02) # it has made progress
-        if kill_at_random(proc, ckpt, rng.uniform(0.03, 0.25) * span):
-            ck = load_checkpoint(ckpt)
-            points.append((ck['epoch'], ck['batch']))
-    assert len(set(points)) >= 2, f'the runs finished before they could be killed twice ({points}): make them longer'
+    run,points = tmp_path/'killed',[(-1, 0)]
+    for i,at in enumerate([(0, 5), (2, 8), (5, 0)]): # 33 batches or more before the end of 8 epochs
+        args = ['--resume', run] if i else [*ARGS, '--out', tmp_path, '--name', 'killed']
+        proc = start(*args, out=tmp_path)
+        points.append(kill_after(proc, run, at, since=points[-1])) # a resumed run is killed once it has made progress
     assert (run/'.lock').exists() # left behind by kill -9
     r = cli('artgan-train', '--resume', run)
     assert r.returncode == 0, r.stderr
@@ -158,7 +160,7 @@ def test_kill_9_then_resume_is_exact(tmp_path):
     (ta,ra,ea),(tb,rb,eb) = states(tmp_path/'whole'),states(run)
     assert ea == eb == (8, 0) and ra == rb and len(ra) == 8
     assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
-    print('killed after (epochs, batches):', points)
+    print('killed after (epochs, batches):', points[1:])
 
 HANG_IN_WRITE = '''
 import os, sys, time
@@ -198,27 +200,33 @@ def test_kill_9_during_a_checkpoint_write(whole, tmp_path, nth, previous):
 # --- stopping on a signal ---
 
 SIGNAL_ARGS = ['--n-images', 72, '--size', 32, '--bs', 16, '--nz', 16, '--width', 8, '--device', 'cpu', '--save-every-batches', 1,
-               '--epochs', 30] # as TINY, but long enough never to finish before the signal
+               '--epochs', 10000] # as TINY, but far too long to end before the signal
+
+def lines_until(proc, start:str):
+    "The lines `proc` prints up to the first that begins with `start`, which they end with: an event, not a delay."
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(start): return lines
+    raise AssertionError(f'the run ended without a line beginning with {start!r}:\n' + ''.join(lines))
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_with_a_checkpoint_and_the_resume_command(whole, tmp_path, signum):
     "Ctrl-C or kill: a checkpoint, a free lock, one line with the command, status 128 + signal; resuming it is exact."
     run = tmp_path/'stopped'
-    ckpt = run/'checkpoints'/'last.pth'
     proc = start(*SIGNAL_ARGS, '--out', tmp_path, '--name', 'stopped', out=tmp_path)
-    deadline = time.time() + 600
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02) # training has begun
+    head = lines_until(proc, 'training ') # printed as the fit starts, with the run's signal handlers in place
     proc.send_signal(signum)
-    out = proc.communicate(timeout=600)[0]
+    out = ''.join(head) + proc.communicate(timeout=600)[0]
     assert proc.returncode == 128 + signum, out
     assert 'Traceback' not in out and out.strip().splitlines()[-1].endswith(f'checkpoint written; continue with: artgan-train --resume {run}'), out
     assert sum('continue with' in l for l in out.splitlines()) == 1
     assert not (run/'.lock').exists()
-    ck = load_checkpoint(ckpt, resume=True)
-    assert ck['epoch'] < 3, ck['epoch']
-    r = cli('artgan-train', '--resume', run, '--epochs', 3)
+    epochs = max(3, load_checkpoint(run/'checkpoints'/'last.pth', resume=True)['epoch'] + 1) # 3 unless it stopped late
+    r = cli('artgan-train', '--resume', run, '--epochs', epochs)
     assert r.returncode == 0, r.stderr
-    assert_same(whole, run)
+    base = whole if epochs == 3 else train(with_options(Config(), **{**TINY, 'epochs': epochs}, out=str(tmp_path)))[1]
+    assert_same(base, run)
 
 class Interrupt(Callback):
     "Ctrl-C, for real, after `n` batches."
