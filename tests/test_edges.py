@@ -10,6 +10,7 @@ import psutil, pytest, torch
 from conftest import cli
 from artgan_nb import cli as commands
 from artgan_nb.cli import artgan_train, artgan_sample, artgan_export
+from artgan_nb.models import ModelSpec, build_gan, export_generator
 from artgan_nb.run import train, read_config
 from artgan_nb.parallel import processes_note
 from artgan_nb.explore import load_run, seed_latents
@@ -158,3 +159,12 @@ def test_export_without_deprecation_warnings(run, tmp_path):
     assert json.loads(meta['meta.json'])['classes'] == ['circles', 'grid', 'bands', 'stars']
     z,y = seed_latents(8, [5]),torch.tensor([1])
     assert torch.equal(G(z, y), load_run(run).generate(z, y))
+
+def test_export_of_channels_last_weights_is_quiet(tmp_path):
+    "Training stores weights channels-last; their export must not print torch.export's shared-storage warning."
+    spec = ModelSpec(size=32, nz=8, width=4)
+    G = build_gan(spec)[0].to(memory_format=torch.channels_last)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        export_generator(G, spec, tmp_path/'G.pt2')
+    assert torch.export.load(tmp_path/'G.pt2').module()(torch.zeros(3, 8)).shape == (3, 3, 32, 32)
