@@ -7,9 +7,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['USER_ERRORS', 'RESUME_OPTIONS', 'SAMPLE_FIELDS', 'IMAGE_EXTS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'EVAL_FIELDS',
            'add_options', 'command', 'options_of', 'message', 'run_command', 'train_parser', 'nproc_value',
-           'without_nproc', 'given_options', 'fid_callbacks', 'train_or_resume', 'artgan_train', 'SampleOptions',
-           'artgan_sample', 'gif_bytes', 'write_samples', 'write_each', 'write_walk', 'artgan_export', 'write_export',
-           'artgan_info', 'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
+           'without_nproc', 'given_options', 'fid_callbacks', 'trainers', 'train_or_resume', 'launch_on',
+           'artgan_train', 'SampleOptions', 'artgan_sample', 'gif_bytes', 'write_samples', 'write_each', 'write_walk',
+           'artgan_export', 'write_export', 'artgan_info', 'prepare_report', 'artgan_prepare', 'eval_parser',
+           'artgan_eval', 'write_eval']
 
 # %% ../nbs/12_cli.ipynb #ca0afec8
 import argparse, io, json, sys, warnings
@@ -19,16 +20,17 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from fastai.torch_core import rank_distrib, num_distrib
 
 from . import __version__
-from .core import option, option_fields, with_options, validate, normalize, save_grid, write_file
+from .core import option, option_fields, with_options, validate, normalize, save_grid, write_file, MissingExtra
 from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
 from .callbacks.checkpoint import CheckpointError, Interrupted
 from .run import Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of, with_recipe
+import artgan_nb.run as runs
 from .recipes import recipes_text
-from .parallel import launch, train_parallel, resume_parallel, world
 from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
 from .explore import load_run
 
@@ -57,7 +59,7 @@ def options_of(args, fields:list): # parsed arguments; the option fields they ho
     return {f.name: getattr(args, f.name) for f in fields}
 
 # %% ../nbs/12_cli.ipynb #30cdb0be
-USER_ERRORS = (ValueError, DataError, CheckpointError, RunLocked, RunStopped, OSError)
+USER_ERRORS = (ValueError, DataError, CheckpointError, RunLocked, RunStopped, OSError, MissingExtra)
 
 def message(e:Exception):
     "`e` in one line: fastai's note of the callback it came from, if any, then what went wrong; a list's items joined by ';'."
@@ -111,25 +113,38 @@ def fid_callbacks(cfg:Config): # the run's options
     "The FID-during-training callback that `--fid-every` asks for, if it does (see `metrics.fid_callback`)."
     return [fid_callback(cfg, cfg.run.fid_every)] if cfg.run.fid_every else None
 
+def trainers():
+    "(train, resume): `run`'s in one process; `parallel`'s, which need Accelerate, in a launched one."
+    if num_distrib() <= 1: return runs.train,runs.resume
+    from artgan_nb import parallel
+    return parallel.train_parallel,parallel.resume_parallel
+
 def train_or_resume(opts:dict, # the options given, by name
                     run=None): # a run folder to resume instead
     "Train a new run with `opts` (over the recipe they name, if any), or resume `run` (with `RESUME_OPTIONS` only); a run the NaN guard stopped is an error."
+    train,resume = trainers()
     if run is None:
         cfg = validate(with_recipe(Config(), **opts))
-        learn,folder = train_parallel(cfg, cbs=fid_callbacks(cfg) if world()[0] == 0 else None)
+        learn,folder = train(cfg, cbs=fid_callbacks(cfg) if rank_distrib() == 0 else None)
     else:
         other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
         if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
                                    "(it takes only --epochs, --on-nan and --allow-data-change)")
         saved = config_of(read_checkpoint(run)) if Path(run).is_dir() else None # else `resume` names the missing folder
-        learn,folder = resume_parallel(run, cbs=saved and world()[0] == 0 and fid_callbacks(saved) or None, **opts)
+        learn,folder = resume(run, cbs=saved and rank_distrib() == 0 and fid_callbacks(saved) or None, **opts)
     check_stopped(learn, folder)
+
+def launch_on(argv:list, nproc:int): # the arguments for each process; how many processes
+    "`parallel.launch`'s exit status; without Accelerate, `MissingExtra` (one line on installing it)."
+    from artgan_nb import parallel
+    return parallel.launch(argv, nproc)
 
 def artgan_train(argv:list=None): # the arguments; None: the command line's
     "Train a GAN (on `--nproc` processes), or resume one, or list the recipes (`artgan-train`); SIGINT or SIGTERM stops it with a checkpoint, exit status 130 or 143."
     args = train_parser().parse_args(argv)
     if args.list_recipes: return print(recipes_text())
-    if args.nproc > 1 and world()[1] == 1: sys.exit(launch(without_nproc(sys.argv[1:] if argv is None else argv), args.nproc))
+    if args.nproc > 1 and num_distrib() <= 1:
+        sys.exit(run_command(launch_on, without_nproc(sys.argv[1:] if argv is None else argv), args.nproc))
     try: run_command(train_or_resume, given_options(argv), args.resume)
     except Interrupted as e: sys.stdout.flush(); print(e, file=sys.stderr); sys.exit(128 + e.signum) # the line comes last
     except KeyboardInterrupt: print('interrupted before training started: nothing to resume', file=sys.stderr); sys.exit(130)

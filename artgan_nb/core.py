@@ -6,11 +6,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 
 # %% auto #0
 __all__ = ['RUN_MARKER', 'quiet_jit', 'seed_everything', 'get_device', 'write_file', 'open_append', 'normalize', 'denorm',
-           'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'option', 'value_problems',
-           'check_options', 'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
+           'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'MissingExtra', 'need', 'option',
+           'value_problems', 'check_options', 'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
-import io, json, math, os, random, warnings
+import importlib, io, json, math, os, random, warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -121,6 +121,19 @@ def fsync_dir(folder): # the folder in which files were created or renamed
     fd = os.open(folder, os.O_RDONLY)
     try: os.fsync(fd)
     finally: os.close(fd)
+
+# %% ../nbs/00_core.ipynb #95b61b85
+class MissingExtra(ImportError):
+    "An optional package that a feature needs is not installed."
+
+def need(module:str, # the package to import, e.g. 'accelerate'
+         feature:str, # what needs it, in words
+         extra:str): # the extra of artgan_nb that installs it
+    "Import and return `module`, or raise `MissingExtra` with one line on installing `extra`."
+    try: return importlib.import_module(module)
+    except ImportError: pass
+    raise MissingExtra(f"{feature} needs the {module} package: pip install 'artgan_nb[{extra}]' "
+                       f"(in a clone: pip install -e '.[{extra}]')")
 
 # %% ../nbs/00_core.ipynb #d779c009
 def option(default, # the value used when the option is not given

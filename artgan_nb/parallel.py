@@ -20,11 +20,13 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 from fastai.callback.core import Callback, CancelFitException
-from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib
 
+from .core import with_options, need
+need('accelerate', 'training on several processes', 'parallel') # fastai.distributed cannot be imported without it
+from fastai.distributed import DistributedDL, DistributedTrainer
+
 import artgan_nb.run as runs
-from .core import with_options
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
 from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place
