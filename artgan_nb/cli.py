@@ -9,8 +9,8 @@ __all__ = ['USER_ERRORS', 'RESUME_OPTIONS', 'SAMPLE_FIELDS', 'IMAGE_EXTS', 'MAX_
            'PREPARE_FIELDS', 'EVAL_FIELDS', 'add_options', 'Parser', 'add_groups', 'command', 'options_of', 'message',
            'run_command', 'train_parser', 'nproc_value', 'without_nproc', 'given_options', 'fid_callbacks', 'trainers',
            'train_or_resume', 'launch_on', 'artgan_train', 'SampleOptions', 'artgan_sample', 'gif_bytes', 'check_grid',
-           'write_samples', 'write_each', 'write_walk', 'artgan_export', 'write_export', 'artgan_info', 'describe',
-           'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
+           'write_samples', 'batches', 'write_each', 'write_walk', 'artgan_export', 'write_export', 'artgan_info',
+           'describe', 'prepare_report', 'artgan_prepare', 'eval_parser', 'artgan_eval', 'write_eval']
 
 # %% ../nbs/12_cli.ipynb #ca0afec8
 import argparse, difflib, io, json, re, sys, warnings
@@ -23,7 +23,7 @@ from PIL import Image
 from fastai.torch_core import rank_distrib, num_distrib
 
 from . import __version__
-from .core import option, option_fields, with_options, validate, normalize, save_grid, write_file, MissingExtra
+from .core import option, option_fields, with_options, validate, normalize, save_grid, write_file, MissingExtra, progress
 from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
@@ -251,12 +251,16 @@ def write_samples(run, out='samples.png', each=None, label=None, by_class:bool=F
     if each: return write_each(ex, each, o, label)
     for c in (ex.classes if by_class else [label]):
         path = out if c is None else out.with_name(f"{out.stem}-{c}{out.suffix}")
-        print(f"wrote {save_grid(normalize(torch.cat(list(ex.batches(o.n, o.seed, c, o.truncation, o.bs)))), path, nrow=o.nrow)}")
+        print(f"wrote {save_grid(normalize(torch.cat(list(batches(ex, o, c)))), path, nrow=o.nrow)}")
+
+def batches(ex, o:SampleOptions, label=None): # an `Explorer`; the options; a class's name
+    "`ex.batches` of `o.n` images (of class `label`), with `progress` shown."
+    return progress(ex.batches(o.n, o.seed, label, o.truncation, o.bs), -(-o.n // o.bs), f"generating {o.n} images, batches")
 
 def write_each(ex, folder, o:SampleOptions, label=None):
     "One PNG per image into `folder`, a batch at a time."
     i = 0
-    for batch in ex.batches(o.n, o.seed, label, o.truncation, o.bs):
+    for batch in batches(ex, o, label):
         for img in batch: save_grid(normalize(img)[None], Path(folder)/f'{i:04d}.png', nrow=1); i += 1
     print(f"wrote {i} images to {folder}")
 

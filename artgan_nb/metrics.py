@@ -25,7 +25,7 @@ from fastai.callback.core import Callback
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .core import denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, write_file
+from .core import denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, write_file, progress
 from .data.collection import prepare_data, DataError
 from .data.loaders import load_images, split
 from .models import sample
@@ -109,10 +109,12 @@ class InceptionFeatures(nn.Module):
 # %% ../nbs/11_metrics.ipynb #e5859b3a
 def image_features(net:nn.Module, # an `InceptionFeatures`
                    images:torch.Tensor, # uint8 images (N, 3, H, W); greyscale (N, 1, H, W) is repeated to RGB
-                   bs:int=None): # images per forward pass; None: the network's `bs` (256 on a GPU, 50 on the CPU)
-    "The features of `images`, computed `bs` at a time."
+                   bs:int=None, # images per forward pass; None: the network's `bs` (256 on a GPU, 50 on the CPU)
+                   what:str='Inception features'): # the step's name in progress lines
+    "The features of `images`, computed `bs` at a time, with `progress` shown."
     images,bs = images.expand(-1, 3, -1, -1),bs or net.bs
-    return torch.cat([net(images[i:i + bs]) for i in range(0, len(images), bs)])
+    starts = range(0, len(images), bs)
+    return torch.cat([net(images[i:i + bs]) for i in progress(starts, len(starts), f"{what} of {len(images)} images, batches")])
 
 def to_uint8(x:torch.Tensor, # generator output, normalised
              mean=0.5, std=0.5): # the normalisation to undo

@@ -241,7 +241,7 @@ class TimeLimit(Callback):
     "After `minutes` of fitting, end the fit at a batch's end as a SIGALRM would: `SignalStop` writes the checkpoint."
     order = -9 # after GANTrainer (-10); before a data-parallel run's RankSync (-8), which spreads a stop to every rank
     def __init__(self, minutes:float): self.seconds = minutes * 60
-    def before_fit(self): self.start = time.monotonic()
+    def before_fit(self): self.start = time.monotonic(); self.learn.deadline = self.start + self.seconds # for the ETA
     def after_batch(self):
         if self.training and not self.learn.stop_signal and time.monotonic() - self.start >= self.seconds: self.learn.stop_signal = signal.SIGALRM
 
