@@ -23,7 +23,8 @@ from PIL import Image
 from fastai.torch_core import rank_distrib, num_distrib
 
 from . import __version__
-from .core import option, option_fields, with_options, validate, normalize, save_grid, write_file, MissingExtra, progress
+from .core import (option, option_fields, with_options, validate, normalize, save_grid, write_file, MissingExtra,
+                            progress)
 from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize, export_generator
@@ -51,7 +52,8 @@ class Parser(argparse.ArgumentParser):
     "argparse's parser whose error is its first line, then the likeliest option for a misspelt one, not the usage."
     def error(self, message):
         guesses = [f"did you mean {g}?" for g in self.guesses(message)]
-        self.exit(2, '\n'.join([f"{self.prog}: error: {message}", *guesses, f"(every option: {self.prog} --help)"]) + '\n')
+        lines = [f"{self.prog}: error: {message}", *guesses, f"(every option: {self.prog} --help)"]
+        self.exit(2, '\n'.join(lines) + '\n')
 
     def guesses(self, message:str): # argparse's error message
         "The known option closest to each unknown `--word` that `message` names."
@@ -230,11 +232,11 @@ IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
 MAX_GRID,MAX_SIDE = 1024,16384 # the most images in one grid, and pixels along its side, that a screen can show
 
 def check_grid(n:int, nrow:int, size:int): # images in the grid; images per row; their side in pixels
-    "Refuse, before any image is drawn, a grid too big to view: more than `MAX_GRID` images or `MAX_SIDE` pixels a side."
+    "Refuse, before any image is drawn, a grid too big to view: over `MAX_GRID` images or `MAX_SIDE` pixels a side."
     w,h = (min(n, nrow) * (size + 2) + 2),(-(-n // nrow) * (size + 2) + 2) # `image_grid`'s 2-pixel borders
     if n > MAX_GRID or max(w, h) > MAX_SIDE:
-        raise ValueError(f"a grid of {n} images would be {w} x {h} pixels, more than a screen shows (at most {MAX_GRID} "
-                         f"images and {MAX_SIDE} pixels a side): write one PNG per image with --each FOLDER")
+        raise ValueError(f"a grid of {n} images would be {w} x {h} pixels, more than a screen shows (at most "
+                         f"{MAX_GRID} images and {MAX_SIDE} pixels a side): write one PNG per image with --each FOLDER")
 
 def write_samples(run, out='samples.png', each=None, label=None, by_class:bool=False, interp=None, gif=None, **options):
     "Write images of `run`: a grid at `out`, one PNG each into `each`, a grid per class, or a walk `interp` (seeds A, B)."
@@ -255,7 +257,8 @@ def write_samples(run, out='samples.png', each=None, label=None, by_class:bool=F
 
 def batches(ex, o:SampleOptions, label=None): # an `Explorer`; the options; a class's name
     "`ex.batches` of `o.n` images (of class `label`), with `progress` shown."
-    return progress(ex.batches(o.n, o.seed, label, o.truncation, o.bs), -(-o.n // o.bs), f"generating {o.n} images, batches")
+    images = ex.batches(o.n, o.seed, label, o.truncation, o.bs)
+    return progress(images, -(-o.n // o.bs), f"generating {o.n} images, batches")
 
 def write_each(ex, folder, o:SampleOptions, label=None):
     "One PNG per image into `folder`, a batch at a time."
@@ -292,7 +295,7 @@ INFO_FIELDS = option_fields(ModelSpec) + _fields(DataOptions, 'gray')
 PREPARE_FIELDS = _fields(DataOptions, 'labels_csv', 'fit', 'pad_color', 'gray', 'cache', 'workers') + _fields(ModelSpec, 'size')
 
 def artgan_info(argv:list=None): # the arguments; None: the command line's
-    "Print the layers, output shapes and parameter counts of a run's networks, or of the networks the options describe (`artgan-info`)."
+    "Print the layers, output shapes and parameter counts of a run's networks, or of those the options describe."
     p = add_options(command('artgan-info', "Print the layers, output shapes and parameter counts of a run's networks, "
                             "or of those the options describe."), INFO_FIELDS)
     p.add_argument('run', nargs='?', help="a run folder or a checkpoint file: its networks (then give no option)")
@@ -332,7 +335,8 @@ def eval_parser():
     p = command('artgan-eval', 'FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json.')
     p.add_argument('run', help='a run folder or a checkpoint file')
     p.add_argument_group('required arguments').add_argument('--real', required=True, metavar='DIR',
-        help='folder of real images the run never trained on, with a SPLIT subfolder (or the images themselves)')
+        help='folder of real images the run never trained on, with a SPLIT subfolder (or the images themselves); '
+        'or builtin:abstract or builtin:shapes: images of that built-in dataset beyond those the run trained on')
     return add_options(p, EVAL_FIELDS)
 
 def artgan_eval(argv:list=None): # the arguments; None: the command line's

@@ -132,7 +132,7 @@ def time_left(seconds:float, # time the `done` units of work took
               done:float, # units done
               left:float, # units still to do
               budget:float=None): # seconds a time limit leaves, if any
-    "The time `left` units will take at the pace so far, at most `budget`, as fastprogress writes times; '?' if unknown."
+    "The time `left` units take at the pace so far, at most `budget`, as fastprogress writes times; '?' if unknown."
     times = [t for t in (seconds / done * left if done else None, budget) if t is not None]
     return format_time(min(times)) if times else '?'
 
@@ -143,12 +143,13 @@ def bar_kind():
 
 # %% ../nbs/00_core.ipynb #75f75c7b
 class Progress:
-    "`total` units of `what`: a live bar on a terminal, a line every `every` seconds in a file or pipe (see `bar_kind`)."
-    def __init__(self, total:int, what:str, every:float=None, kind='auto'): # kind: as `bar_kind` says; 'auto': its answer
+    "`total` units of `what`: a live bar on a terminal, a line every `every` seconds in a file or pipe (`bar_kind`)."
+    def __init__(self, total:int, what:str, every:float=None, kind='auto'): # kind: as `bar_kind` says, or 'auto'
         self.total,self.what,self.every,self.done = total,what,PROGRESS_EVERY if every is None else every,0
         self.kind,self.start = bar_kind() if kind == 'auto' else kind,time.perf_counter()
         self.last,self.bar,self.width = self.start,None,0
-        if self.kind == 'console': self.bar = ConsoleProgressBar(range(total), leave=False); self.bar.prefix = what; self.bar.update(0)
+        if self.kind == 'console':
+            self.bar = ConsoleProgressBar(range(total), leave=False); self.bar.prefix = what; self.bar.update(0)
 
     def update(self, done:int, # units done so far
                comment:str=None): # what to say after the count; None: the time so far and left
@@ -161,7 +162,9 @@ class Progress:
         self.last = now
         print(f"{self.what}: {done}/{self.total}  " + (comment or self.times(now)), flush=True)
 
-    def times(self, now): return f"{format_time(now - self.start)} so far, ETA {time_left(now - self.start, self.done, self.total - self.done)}"
+    def times(self, now): # perf_counter's time now
+        took = now - self.start
+        return f"{format_time(took)} so far, ETA {time_left(took, self.done, self.total - self.done)}"
     def close(self): # clear the bar (a line in a file stays)
         if self.bar is not None: self.bar.on_iter_end()
 

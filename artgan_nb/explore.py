@@ -223,7 +223,7 @@ def _features(self:Explorer, held:bool=False):
 @patch
 def nearest(self:Explorer, images:torch.Tensor, # uint8 (N, C, H, W)
             k:int=3): # neighbours per image
-    "The `k` training images nearest to each of `images`, as `Neighbours`: images (N, k, C, H, W), distances, indices (N, k)."
+    "The `k` training images nearest to each of `images`, as `Neighbours`: images, distances, indices."
     train,train_f = self._features()
     d = torch.cdist(image_features(self.net, images, what='Inception features of the query').double(), train_f.double())
     dist,idx = d.topk(min(k, len(train)), largest=False)

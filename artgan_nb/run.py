@@ -7,10 +7,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/run.html.md"""
 # %% auto #0
 __all__ = ['OLD_DEFAULTS', 'device_problems', 'RunOptions', 'Config', 'with_recipe', 'run_name', 'new_run_dir', 'RunLocked',
            'RunLock', 'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'with_old_defaults',
-           'read_config', 'fit_run', 'train', 'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from',
-           'outside_links', 'check_run_folder', 'config_changes', 'warn_if_edited', 'data_changes', 'check_data',
-           'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint', 'config_of', 'trim_log', 'resume',
-           'gan_of', 'load_gan']
+           'read_config', 'fit_run', 'train', 'fit_stoppable', 'time_up', 'minutes_text', 'budget_text', 'RunStopped',
+           'check_stopped', 'start_from', 'outside_links', 'check_run_folder', 'config_changes', 'warn_if_edited',
+           'data_changes', 'check_data', 'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint',
+           'config_of', 'trim_log', 'resume', 'gan_of', 'load_gan']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
 import fcntl, json, os, platform, signal, socket, time, warnings
@@ -32,7 +32,7 @@ from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
-                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place, done_place)
+                                            SignalStop, TimeLimit, interrupted, resume_command, done_place, counted)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -238,7 +238,15 @@ def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
 
 def time_up(learn, cfg:Config, run:Path):
     "What a run that `TimeLimit` ended says: where it stopped, and the run summary."
-    return f"{cfg.run.minutes:g} minutes up after {stop_place(learn.stopped_at)}, checkpoint written\n" + run_summary(run, images_seen(learn))
+    (e,b),n = learn.stopped_at,learn.n_epoch # e epochs and b batches done: the bar showed epoch e + 1
+    where = f"in epoch {e + 1}/{n}, after {counted(b, 'batch', 'batches')}" if b else f"after epoch {e}/{n}"
+    return f"{minutes_text(cfg.run.minutes)} up {where}; checkpoint written\n" + run_summary(run, images_seen(learn))
+
+def minutes_text(m:float): return f"{m:g} minute{'' if m == 1 else 's'}" # '1 minute', '0.5 minutes'
+
+def budget_text(cfg:Config): # a resumed run's options
+    "Whether a time limit applies to a resumed run, in words."
+    return f"at most {minutes_text(cfg.run.minutes)} more (its --minutes)" if cfg.run.minutes else 'no time limit'
 
 class RunStopped(Exception):
     "A run that `NaNGuard` stopped before its last epoch; the message says what to do."
@@ -364,7 +372,7 @@ def resume(run, # a run folder
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
         write_config(cfg, run, learn.dls.device)
         trim_log(run/'log.csv', ck['epoch'])
-        print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}")
+        print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}; {budget_text(cfg)}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
         return fit_stoppable(learn, cfg, run, ck, cbs),run
 

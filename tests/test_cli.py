@@ -34,7 +34,8 @@ def test_train_then_sample(tmp_path):
 def test_misspelt_option_is_the_first_line_then_the_likely_one():
     r = cli('artgan-train', '--epoch', 3)
     assert r.returncode == 2 and r.stdout == ''
-    assert r.stderr.splitlines()[:2] == ['artgan-train: error: unrecognized arguments: --epoch 3', 'did you mean --epochs?']
+    first,second = r.stderr.splitlines()[:2]
+    assert (first,second) == ('artgan-train: error: unrecognized arguments: --epoch 3', 'did you mean --epochs?')
 
 def test_second_run_gets_new_folder(tmp_path):
     for _ in range(2): assert cli('artgan-train', *TINY[:-4], '--epochs', 1, '--width', 8, '--nz', 16, '--out', tmp_path).returncode == 0

@@ -12,7 +12,8 @@ BLOCK = textwrap.dedent("""
 
 def without_accelerate(code:str):
     "Run `code` in a fresh Python that cannot import accelerate; return the finished process."
-    return subprocess.run([sys.executable, '-c', BLOCK + textwrap.dedent(code)], capture_output=True, text=True, timeout=600)
+    code = BLOCK + textwrap.dedent(code)
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600)
 
 def test_commands_and_all_import_without_accelerate():
     p = without_accelerate("""

@@ -42,7 +42,8 @@ def piped(tmp_path_factory):
 
 def test_lines_within_an_epoch_when_piped(tmp_path):
     "Piped, a long epoch says how far it is every $ARTGAN_PROGRESS_EVERY seconds (30; 0 here: after every batch)."
-    r = cli('artgan-train', *TINY, '--out', tmp_path, '--name', 'tiny', env={**os.environ, 'ARTGAN_PROGRESS_EVERY': '0'})
+    env = {**os.environ, 'ARTGAN_PROGRESS_EVERY': '0'}
+    r = cli('artgan-train', *TINY, '--out', tmp_path, '--name', 'tiny', env=env)
     assert r.returncode == 0, r.stderr
     within = [l for l in r.stdout.splitlines() if l.startswith('epoch 1/2: ')]
     assert [l.split('  ')[0] for l in within] == [f'epoch 1/2: {i}/{BATCHES}' for i in range(1, BATCHES + 1)]

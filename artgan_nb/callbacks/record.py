@@ -316,7 +316,8 @@ class LiveProgress(Callback):
     def before_train(self):
         if self.start is None: self.start = time.perf_counter()
         prefix,self.active = f'epoch {self.epoch + 1}/{self.n_epoch}',True
-        if self.bar_in != 'html': self.pbar = Progress(len(self.dl), prefix, kind=self.bar_in); return # a bar, or a line now and then
+        if self.bar_in != 'html': # a live bar on a terminal, or a line now and then in a file
+            self.pbar = Progress(len(self.dl), prefix, kind=self.bar_in); return
         from IPython.display import display
         if self.out is None: self.out = display({'text/html': ''}, raw=True, display_id=True)
         self.pbar = HTMLBar(len(self.dl), self.out, prefix)

@@ -234,7 +234,8 @@ def _write_cache(tmp:Path, root:Path, files:list, labels:list, workers:int, opts
     "Decode `files` into the empty folder `tmp`: images, manifest, metadata with checksums, marker, each synced."
     rows = []
     with open(tmp/'images.u8', 'wb') as out:
-        for f,label,(digest,r) in zip(files, labels, progress(decode_all(files, workers, **opts), len(files), 'decoding images into the cache')):
+        decoded = progress(decode_all(files, workers, **opts), len(files), 'decoding images into the cache')
+        for f,label,(digest,r) in zip(files, labels, decoded):
             if not isinstance(r, str): out.write(r.tobytes())
             rows.append((os.path.relpath(f, root), label, r if isinstance(r, str) else 'ok', digest))
         out.flush(); os.fsync(out.fileno())
