@@ -215,8 +215,7 @@ def cached_features(net:nn.Module, images:torch.Tensor, path, bs:int=None):
     if not Path(path).is_file(): atomic_save(image_features(net, images, bs), path)
     return torch.load(path, weights_only=True)
 
-def builtin_split(name:str, # a built-in dataset, e.g. 'builtin:abstract' (see `BUILTINS`)
-                  cfg, # the run's `Config`
+def builtin_split(name:str, cfg, # a built-in dataset, e.g. 'builtin:abstract' (see `BUILTINS`); the run's `Config`
                   size:int, n:int, gray:bool=False, cache_dir=None):
     "`n` images of built-in dataset `name` the run never trained on (after its own), 0 left out, their features' file."
     start,seed = (cfg.data.n_images,cfg.train.seed) if cfg.data.data == name else (0,0)
@@ -329,30 +328,27 @@ def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=F
 
 # %% ../nbs/11_metrics.ipynb #f5d511a5
 DOMAIN_RATIO = 1.5 # real images this many times farther from the training images than those are from each other
-# (built-in abstract art: held-out images 1.03 times, WikiArt paintings 2.6 times)
 
 def other_kind(m:dict): # the memorisation summary
     "Two lines saying that the real images are not the kind the run trained on, or none."
     own,real = m.get('median_nn_train'),m['median_nn_test']
     if not own or real <= DOMAIN_RATIO * own: return []
     return ["warning: these real images are not the kind this run trained on: their median distance to the",
-            f"  nearest training image is {real / own:.1f} times the training images' own; FID, KID and memorisation "
-            "mislead"]
+            f"  nearest training image is {real / own:.1f} times the training images' own; FID, KID, memorisation mislead"]
 
 def report(res:dict):
     "The evaluation's figures as a few lines of text."
     m = res['memorisation']
     spread = res['kid_subset_size'] < max(res['n_real'], res['n_fake']) # else every subset is every image: no spread
     kid = f"+- {res['kid_std']:.4f} (subsets of {res['kid_subset_size']})" if spread else "(one subset: every image)"
-    lines = [*other_kind(m),
-             f"FID {res['fid']:.2f} ({res['n_real']} real, {res['n_fake']} generated images; FID is biased upwards for small sets)",
+    lines = [f"FID {res['fid']:.2f} ({res['n_real']} real, {res['n_fake']} generated images; FID is biased upwards for small sets)",
              f"KID {res['kid_mean']:.4f} {kid}",
              f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} training images searched (of {m['n_train_all']}) "
              f"than {m['q']:.0%} of held-out images are (about {m['q']:.0%} expected without copying)",
              f"discriminator accuracy: {res['d_acc_real']:.1%} on held-out real, {res['d_acc_fake']:.1%} on generated"]
     if res.get('real_left_out'): lines.insert(1, f"{res['real_left_out']} real images were left out: the run trained on them")
     if 'precision' in res: lines.append(f"precision {res['precision']:.3f}, recall {res['recall']:.3f}")
-    return '\n'.join(lines)
+    return '\n'.join(other_kind(m) + lines)
 
 # %% ../nbs/11_metrics.ipynb #dfc8c948
 class FIDLog(Callback):
