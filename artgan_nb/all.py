@@ -13,6 +13,7 @@ from .callbacks.losses import *
 from .callbacks.checkpoint import *
 from .recipes import *
 from .run import *
-from .parallel import *
+try: from .parallel import *
+except MissingExtra: pass # several processes need the `parallel` extra (Accelerate); the rest runs without it
 from .metrics import *
 from .explore import *

@@ -6,10 +6,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/explore.html.md"""
 
 # %% auto #0
 __all__ = ['seed_latents', 'lerp', 'slerp', 'first_features', 'principal_directions', 'Explorer', 'load_run', 'show_images',
-           'png', 'ExplorerUI', 'explorer']
+           'Neighbours', 'png', 'ExplorerUI', 'explorer']
 
 # %% ../nbs/13_explore.ipynb #6a86bde7
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -204,6 +205,12 @@ def show_interpolation(self:Explorer, seed_a:int, seed_b:int, steps:int=8, how:s
     return show_images(self.interpolate(seed_a, seed_b, steps, how, label, truncation), steps, f"{how} from seed {seed_a} to {seed_b}", **kwargs)
 
 # %% ../nbs/13_explore.ipynb #e2d21a2f
+class Neighbours(NamedTuple):
+    "What `Explorer.nearest` returns; unpacks as `images, dist, idx`."
+    images: torch.Tensor # uint8 (N, k, C, H, W): the k nearest training images of each query image
+    dist: torch.Tensor # (N, k): their distances in Inception features
+    idx: torch.Tensor # (N, k): their indices among the training images
+
 @patch
 def _features(self:Explorer, held:bool=False):
     "The Inception features of the training images (or of the held-out ones), cached in the run folder."
@@ -218,11 +225,11 @@ def _features(self:Explorer, held:bool=False):
 @patch
 def nearest(self:Explorer, images:torch.Tensor, # uint8 (N, C, H, W)
             k:int=3): # neighbours per image
-    "The `k` training images nearest to each of `images`: uint8 (N, k, C, H, W), distances (N, k), indices (N, k)."
+    "The `k` training images nearest to each of `images`, as `Neighbours`: images, distances, indices."
     train,train_f = self._features()
-    d = torch.cdist(image_features(self.net, images).double(), train_f.double())
+    d = torch.cdist(image_features(self.net, images, what='Inception features of the query').double(), train_f.double())
     dist,idx = d.topk(min(k, len(train)), largest=False)
-    return train[idx],dist.float(),idx
+    return Neighbours(train[idx], dist.float(), idx)
 
 @patch
 def threshold(self:Explorer, q:float=0.05):

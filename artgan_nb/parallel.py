@@ -20,17 +20,20 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 from fastai.callback.core import Callback, CancelFitException
-from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib
 
+from .core import with_options, need
+need('accelerate', 'training on several processes', 'parallel') # fastai.distributed cannot be imported without it
+from fastai.distributed import DistributedDL, DistributedTrainer
+
 import artgan_nb.run as runs
-from .core import with_options
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
-from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place, resume_command, counted
+from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place, resume_command, counted, budget_text
+from .callbacks.losses import trim_rows
 from .run import (Config, prepare, resolved, callbacks_for, write_config, new_run_dir, run_name, RunLock, fit_stoppable,
                   read_checkpoint, start_from, checkpoint_path, check_run_folder, gan_of, continued, config_of,
-                  warn_if_edited, check_data_folder, check_data, trim_log)
+                  warn_if_edited, check_data_folder, check_data)
 
 # %% ../nbs/10a_parallel.ipynb #37286fad
 def world():
@@ -259,9 +262,9 @@ def resume_parallel(run, # a run folder
         if rank == 0:
             note = processes_note(run, n)
             write_config(cfg, run, f"{learn.dls.device}, {n} processes")
-            trim_log(run/'log.csv', ck['epoch'])
+            trim_rows(run/'log.csv', ck['epoch'])
             done = done_place(ck['epoch'], ck['batch'])
-            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes){note}")
+            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes); {budget_text(cfg.run.minutes)}{note}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs}
         return fit_parallel(learn, cfg, run, ck, cbs),run
     finally:

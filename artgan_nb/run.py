@@ -9,8 +9,8 @@ __all__ = ['OLD_DEFAULTS', 'device_problems', 'RunOptions', 'Config', 'with_reci
            'RunLock', 'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'with_old_defaults',
            'read_config', 'fit_run', 'train', 'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from',
            'outside_links', 'check_run_folder', 'config_changes', 'config_edits', 'warn_if_edited', 'data_changes',
-           'check_data', 'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint', 'config_of',
-           'trim_log', 'resume', 'gan_of', 'load_gan']
+           'check_data', 'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint', 'config_of', 'resume',
+           'gan_of', 'load_gan']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
 import fcntl, json, os, platform, signal, socket, time, warnings
@@ -30,9 +30,10 @@ from .recipes import RECIPES, get_recipe, recipe_problems
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress, images_seen, run_summary
 from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
-from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign
+from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
-                                            SignalStop, TimeLimit, interrupted, resume_command, stop_place, done_place)
+                                            SignalStop, TimeLimit, interrupted, resume_command, done_place, time_up_place,
+                                            minutes_text, budget_text)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -243,7 +244,8 @@ def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
 
 def time_up(learn, cfg:Config, run:Path):
     "What a run that `TimeLimit` ended says: where it stopped, and the run summary."
-    return f"{cfg.run.minutes:g} minutes up after {stop_place(learn.stopped_at)}, checkpoint written\n" + run_summary(run, images_seen(learn))
+    where = time_up_place(learn.stopped_at, learn.n_epoch)
+    return f"{minutes_text(cfg.run.minutes)} up {where}; checkpoint written\n" + run_summary(run, images_seen(learn))
 
 class RunStopped(Exception):
     "A run that `NaNGuard` stopped before its last epoch; the message says what to do."
@@ -354,11 +356,6 @@ def read_checkpoint(run_or_ckpt, # a run folder or a checkpoint file
 
 def config_of(ck:dict): return from_dict(Config, ck['config'])
 
-def trim_log(path, epochs:int):
-    "Keep the header and the first `epochs` rows (one per epoch) of a log.csv, dropping any half-written line."
-    path = Path(path)
-    if path.exists(): write_file(path, ''.join(path.read_text().splitlines(keepends=True)[:1 + epochs]))
-
 def resume(run, # a run folder
            epochs:int=None, # a new total of epochs, more than those done; None: the run's own
            allow_data_change:bool=False, # continue although the images changed (never their number of classes)
@@ -377,8 +374,8 @@ def resume(run, # a run folder
         learn = prepare(cfg, report=None)
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
         write_config(cfg, run, learn.dls.device)
-        trim_log(run/'log.csv', ck['epoch'])
-        print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}{note}")
+        trim_rows(run/'log.csv', ck['epoch'])
+        print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}; {budget_text(cfg.run.minutes)}{note}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
         return fit_stoppable(learn, cfg, run, ck, cbs),run
 

@@ -213,7 +213,9 @@ def auto_precision(device, # the training device, a `torch.device`
 @dataclass
 class TrainOptions:
     "How a GAN is trained: the loss, both optimizers, what D sees, the penalties, the batches."
-    loss: str = option('bce', 'the loss, see `LOSSES`', choices=tuple(LOSSES))
+    loss: str = option('bce', "the adversarial loss: bce (non-saturating, as DCGAN), minimax (the first GAN paper's), "
+                       "hinge, wgan-gp (Wasserstein, with the gradient penalty --gp) or lsgan (least squares)",
+                       choices=tuple(LOSSES))
     lr_g: float = option(2e-4, "the generator's Adam learning rate", lo=0, lo_open=True)
     lr_g_detail: float = option(5e-5, "learning rate of the 'classical' generator's detail layers (other archs: unused)", lo=0, lo_open=True)
     lr_d: float = option(2e-4, "the discriminator's Adam learning rate", lo=0, lo_open=True)

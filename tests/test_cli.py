@@ -24,6 +24,18 @@ def test_train_then_sample(tmp_path):
     r = cli('artgan-sample', run/'checkpoints'/'last.pth', '-n', 3, '--each', tmp_path/'each')
     assert r.returncode == 0, r.stderr
     assert [Image.open(p).size for p in sorted((tmp_path/'each').iterdir())] == [(32, 32)] * 3  # a single image has no grid border
+    r = cli('artgan-sample', run, '-n', 1000000, '--out', tmp_path/'huge.png')  # refused before any image is drawn
+    assert r.returncode == 1 and r.stderr.startswith('error: a grid of 1000000 images') and '--each FOLDER' in r.stderr
+    assert not (tmp_path/'huge.png').exists()
+
+    r = cli('artgan-info', run)
+    assert r.returncode == 0 and f"the networks of {run}:" in r.stdout and '(2, 3, 32, 32)' in r.stdout, r.stderr
+
+def test_misspelt_option_is_the_first_line_then_the_likely_one():
+    r = cli('artgan-train', '--epoch', 3)
+    assert r.returncode == 2 and r.stdout == ''
+    first,second = r.stderr.splitlines()[:2]
+    assert (first,second) == ('artgan-train: error: unrecognized arguments: --epoch 3', 'did you mean --epochs?')
 
 def test_second_run_gets_new_folder(tmp_path):
     for _ in range(2): assert cli('artgan-train', *TINY[:-4], '--epochs', 1, '--width', 8, '--nz', 16, '--out', tmp_path).returncode == 0

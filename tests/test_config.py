@@ -23,7 +23,7 @@ def help_text(name):
 
 @pytest.mark.parametrize('name', COMMANDS)
 def test_help_shows_every_option_with_its_python_default(name):
-    lines = '\n'.join(l for l in help_text(name).splitlines() if l.startswith(' ')) # no section titles
+    lines = '\n'.join(l for l in help_text(name).splitlines() if l.startswith(('  -', '   '))) # no group title or blurb
     blocks = [' '.join(b.split()) for b in re.split(r'\n(?=  -)', lines)] # one option's lines, joined
     for f in COMMANDS[name]:
         flag = '--' + f.name.replace('_', '-')

@@ -50,3 +50,14 @@ def test_fast_features_equal_plain():
     images = torch.cat([render_abstract(2, size=32, seed=5).images, render_abstract(1, size=32, seed=6).images.flip(-1)])
     fast,plain = image_features(InceptionFeatures(), images, 2),image_features(InceptionFeatures(fast=False), images, 3)
     assert fast.shape == (3, 2048) and (fast - plain).abs().max() < 1e-4
+
+def test_real_images_of_another_kind_are_said_so(tmp_path):
+    "A run on the built-in shapes scored against built-in abstract art (`--real builtin:abstract`): a warning comes first."
+    _,run = train(data='builtin:shapes', n_images=32, size=32, bs=16, epochs=1, nz=16, width=8, out=str(tmp_path/'runs'))
+    proc = cli('artgan-eval', run, '--real', 'builtin:abstract', '--n', 8, '--cache', tmp_path/'cache')
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((run/'eval.json').read_text())
+    assert (res['n_real'], res['n_fake'], res['real_left_out']) == (8, 8, 0)
+    assert proc.stdout.startswith('warning: these real images are not the kind this run trained on'), proc.stdout
+    assert res['memorisation']['median_nn_test'] > 1.5 * res['memorisation']['median_nn_train']
+    assert f"KID {res['kid_mean']:.4f} (one subset: every image)" in proc.stdout # 8 of 8: no spread to print

@@ -37,8 +37,18 @@ def test_bar_on_a_terminal(tmp_path):
 @pytest.fixture(scope='module')
 def piped(tmp_path_factory):
     "A tiny run whose output goes to a pipe: (finished process, run folder)."
-    out = tmp_path_factory.mktemp('piped')
-    return cli('artgan-train', *TINY, '--out', out/'runs', '--name', 'tiny'),out/'runs'/'tiny'
+    out,env = tmp_path_factory.mktemp('piped'),{**os.environ, 'ARTGAN_PROGRESS_EVERY': '1e9'} # no line within an epoch
+    return cli('artgan-train', *TINY, '--out', out/'runs', '--name', 'tiny', env=env),out/'runs'/'tiny'
+
+def test_lines_within_an_epoch_when_piped(tmp_path):
+    "Piped, a long epoch says how far it is every $ARTGAN_PROGRESS_EVERY seconds (30; 0 here: after every batch)."
+    env = {**os.environ, 'ARTGAN_PROGRESS_EVERY': '0'}
+    r = cli('artgan-train', *TINY, '--out', tmp_path, '--name', 'tiny', env=env)
+    assert r.returncode == 0, r.stderr
+    within = [l for l in r.stdout.splitlines() if l.startswith('epoch 1/2: ')]
+    assert [l.split('  ')[0] for l in within] == [f'epoch 1/2: {i}/{BATCHES}' for i in range(1, BATCHES + 1)]
+    assert all(' kimg  ' in l and ' img/s  ETA ' in l for l in within) and '\r' not in r.stdout
+    assert 'drawing the built-in dataset: 64/64  ' in r.stdout # the dataset is drawn with progress too
 
 def test_plain_lines_when_piped(piped):
     r,run = piped

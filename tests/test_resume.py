@@ -111,7 +111,7 @@ def test_extend_a_finished_run_is_exact(whole, tmp_path):
     _,run = train(with_options(Config(), **{**TINY, 'epochs': 2}, save_every_batches=3, out=str(tmp_path)))
     r = cli('artgan-train', '--resume', run, '--epochs', 3)
     assert r.returncode == 0, r.stderr
-    assert f'resuming {run} after 2 epochs of 3' in r.stdout
+    assert f'resuming {run} after 2 epochs of 3; no time limit' in r.stdout
     assert_same(whole, run)
     assert read_config(run/'config.json').train.epochs == 3 # config.json follows the checkpoint
 
@@ -309,11 +309,13 @@ def test_resume_after_the_data_or_config_changed(tmp_path):
 def test_time_limit_ends_with_a_checkpoint_and_resumes(tmp_path, capsys):
     "No time left: each start trains one batch, writes a checkpoint, and ends normally, saying where it stopped."
     _,run = train(with_options(Config(), **TINY, minutes=1e-9, out=str(tmp_path)))
-    assert 'minutes up after epoch 0 and 1 batch, checkpoint written' in capsys.readouterr().out
+    assert 'minutes up in epoch 1/3, after 1 batch; checkpoint written' in capsys.readouterr().out # as the bar says
     assert place(run) == (0, 1)
     assert [r['iteration'] for r in read_log(run/'losses.csv')] == ['1'] and [r['kimg'] for r in read_log(run/'log.csv')] == ['0.016']
     assert sorted(f.name for f in (run/'samples').iterdir()) == ['evolution.gif', 'evolution.png', 'images_000000016.png']
     resume(run)
-    assert place(run) == (0, 2) and 'minutes up after epoch 0 and 2 batches' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert place(run) == (0, 2) and 'minutes up in epoch 1/3, after 2 batches' in out
+    assert f'resuming {run} after 0 epochs and 1 batch of 3; at most 1e-09 minutes more (its --minutes)' in out
     assert [r['iteration'] for r in read_log(run/'losses.csv')] == ['1', '2'] and [r['kimg'] for r in read_log(run/'log.csv')] == ['0.032']
     assert Image.open(run/'samples'/'evolution.gif').n_frames == 2 # the grid of each stop, in order

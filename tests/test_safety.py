@@ -8,7 +8,8 @@ from fastai.callback.core import Callback
 from conftest import cli
 from artgan_nb.callbacks.checkpoint import CheckpointError, atomic_save, load_checkpoint
 from artgan_nb.core import RUN_MARKER, check_options, validate, with_options
-from artgan_nb.run import Config, train, resume, RunLock, RunLocked, load_gan, write_config, read_config, trim_log
+from artgan_nb.run import Config, train, resume, RunLock, RunLocked, load_gan, write_config, read_config
+from artgan_nb.callbacks.losses import trim_rows
 from artgan_nb.callbacks.record import append_row, read_log
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=2, device='cpu') # 4 batches per epoch
@@ -262,7 +263,7 @@ def test_run_files_are_written_without_following_links(run, tmp_path):
     (run/'log.csv').symlink_to('log.copy.csv')
     before = (run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()
     write_config(read_config(run/'config.json'), run, 'cpu')
-    trim_log(run/'log.csv', 0)
+    trim_rows(run/"log.csv", 0)
     assert not (run/'config.json').is_symlink() and not (run/'log.csv').is_symlink()
     assert ((run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()) == before
     assert (run/'log.csv').read_text().count('\n') == 1 # the header only

@@ -8,7 +8,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_checkpoint.html.md"""
 __all__ = ['MODEL_KEYS', 'STATE_KEYS', 'NETS', 'CheckpointError', 'atomic_save', 'check_checkpoint', 'load_checkpoint',
            'load_weights', 'get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'Resume', 'Interrupted',
            'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'counted', 'stop_place', 'done_place',
-           'interrupted']
+           'time_up_place', 'minutes_text', 'budget_text', 'interrupted']
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #876cd8c0
 import os, pickle, random, shlex, signal, threading, time
@@ -241,7 +241,7 @@ class TimeLimit(Callback):
     "After `minutes` of fitting, end the fit at a batch's end as a SIGALRM would: `SignalStop` writes the checkpoint."
     order = -9 # after GANTrainer (-10); before a data-parallel run's RankSync (-8), which spreads a stop to every rank
     def __init__(self, minutes:float): self.seconds = minutes * 60
-    def before_fit(self): self.start = time.monotonic()
+    def before_fit(self): self.start = time.monotonic(); self.learn.deadline = self.start + self.seconds # for the ETA
     def after_batch(self):
         if self.training and not self.learn.stop_signal and time.monotonic() - self.start >= self.seconds: self.learn.stop_signal = signal.SIGALRM
 
@@ -257,6 +257,17 @@ def done_place(epochs:int, # finished epochs
                batches:int=0): # finished batches of the next epoch
     "How far a run got, in words: '2 epochs', '1 epoch and 1 batch'."
     return counted(epochs, 'epoch', 'epochs') + (f" and {counted(batches, 'batch', 'batches')}" if batches else '')
+
+def time_up_place(at:tuple, n_epoch:int): # (epoch, batch) done, as `learn.stopped_at` holds it; the epochs in all
+    "Where a run its time limit ended stopped, numbered as the bar numbers epochs: 'in epoch 2/5, after 3 batches'."
+    e,b = at
+    return f"in epoch {e + 1}/{n_epoch}, after {counted(b, 'batch', 'batches')}" if b else f"after epoch {e}/{n_epoch}"
+
+def minutes_text(m:float): return f"{m:g} minute{'' if m == 1 else 's'}" # '1 minute', '0.5 minutes'
+
+def budget_text(minutes:float): # a resumed run's --minutes; 0 or None: no limit
+    "Whether a time limit applies to a resumed run, in words."
+    return f"at most {minutes_text(minutes)} more (its --minutes)" if minutes else 'no time limit'
 
 def interrupted(learn, run):
     "The `Interrupted` to raise after `learn` was stopped by a signal in run folder `run`."

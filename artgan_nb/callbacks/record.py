@@ -9,7 +9,7 @@ __all__ = ['RUN_FILES', 'EpochCallback', 'cut_short', 'spec_stats', 'images_seen
            'TensorBoardWriter', 'config_text', 'tb_writer', 'grid_tile_side', 'epoch_of', 'grid_seen', 'grid_label',
            'evolution_grid', 'gif_frame', 'evolution_gif', 'SampleLogger', 'epoch_list_problems', 'parse_epochs',
            'read_log', 'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'keep_copy', 'KeepCheckpoints',
-           'time_left', 'bar_kind', 'HTMLBar', 'LiveProgress', 'EpochSummary', 'run_summary']
+           'HTMLBar', 'budget_left', 'LiveProgress', 'EpochSummary', 'run_summary']
 
 # %% ../../nbs/07_callbacks_record.ipynb #05d5cda4
 import csv, io, json, shlex, sys, threading, time
@@ -24,7 +24,7 @@ from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import ProgressBar, ConsoleProgressBar, html_progress_bar, format_time
 from torch.utils.tensorboard import SummaryWriter
 
-from ..core import save_grid, image_grid, save_figure, write_file, open_append
+from ..core import save_grid, image_grid, save_figure, write_file, open_append, time_left, bar_kind, Progress
 from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
@@ -291,17 +291,6 @@ class KeepCheckpoints(EpochCallback):
         if self.trained and done % self.every == 0: keep_copy(self.dir/'last.pth', self.dir/f'epoch_{done:04d}.pth')
 
 # %% ../../nbs/07_callbacks_record.ipynb #b87597b5
-def time_left(seconds:float, # time the `done` units of work took
-              done:float, # units done
-              left:float): # units still to do
-    "The time `left` units will take at the pace so far, as fastprogress writes times; '?' before any is done."
-    return format_time(seconds / done * left) if done else '?'
-
-def bar_kind():
-    "Where a live bar can go: 'console' when stdout is a terminal, 'html' in a Jupyter notebook, else None."
-    if getattr(sys.stdout, 'isatty', lambda: False)(): return 'console'
-    return 'html' if IN_NOTEBOOK else None
-
 class HTMLBar(ProgressBar):
     "fastprogress's HTML bar, drawn into `out` (an IPython display handle) so that every epoch's bar reuses one output."
     def __init__(self, total:int, out, prefix:str=''):
@@ -311,6 +300,11 @@ class HTMLBar(ProgressBar):
         self.out.update({'text/html': str(html_progress_bar(val, self.total, f'{self.prefix} {text}'))}, raw=True)
 
 # %% ../../nbs/07_callbacks_record.ipynb #0abd69bd
+def budget_left(learn): # a fastai Learner, during a fit
+    "Seconds left before the time limit `TimeLimit` set (`learn.deadline`, `time.monotonic`'s), or None without one."
+    deadline = getattr(learn, 'deadline', None)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
 class LiveProgress(Callback):
     "A live bar over each epoch's batches with kimg, images per second and the run's time left (see `bar_kind`)."
     order = 62
@@ -321,36 +315,36 @@ class LiveProgress(Callback):
 
     def before_train(self):
         if self.start is None: self.start = time.perf_counter()
-        if self.bar_in is None: return
-        self.active = True
-        prefix = f'epoch {self.epoch + 1}/{self.n_epoch}'
-        if self.bar_in == 'console': self.pbar = ConsoleProgressBar(range(len(self.dl)), leave=False); self.pbar.prefix = prefix
-        else:
-            from IPython.display import display
-            if self.out is None: self.out = display({'text/html': ''}, raw=True, display_id=True)
-            self.pbar = HTMLBar(len(self.dl), self.out, prefix)
+        prefix,self.active = f'epoch {self.epoch + 1}/{self.n_epoch}',True
+        if self.bar_in != 'html': # a live bar on a terminal, or a line now and then in a file
+            self.pbar = Progress(len(self.dl), prefix, kind=self.bar_in); return
+        from IPython.display import display
+        if self.out is None: self.out = display({'text/html': ''}, raw=True, display_id=True)
+        self.pbar = HTMLBar(len(self.dl), self.out, prefix)
         self.pbar.update(0)
 
     def comment(self):
-        "What the bar says besides the batches: kimg, images per second, the run's time left."
+        "What the bar says besides the batches: kimg, images per second, the run's time left (within its time limit)."
         seconds,left = time.perf_counter() - self.start,(self.n_epoch * self.n_iter - self.train_iter) * self.dls.train.bs
-        return f"{kimg(images_seen(self.learn))} kimg  {self.n / seconds:.0f} img/s  ETA {time_left(seconds, self.n, left)}"
+        eta = time_left(seconds, self.n, left, budget_left(self.learn))
+        return f"{kimg(images_seen(self.learn))} kimg  {self.n / seconds:.0f} img/s  ETA {eta}"
 
     def after_batch(self):
         if not self.training: return
         self.n += self.dls.train.bs
-        if self.bar_in is None: return
+        if self.bar_in != 'html': return self.pbar.update(self.iter + 1, self.comment())
         self.pbar.comment = self.comment()
         self.pbar.update(self.iter + 1)
 
     def after_train(self):
-        if self.bar_in is not None: self.pbar.on_iter_end(); self.active = False
-
+        if self.bar_in == 'html': self.pbar.on_iter_end()
+        else: self.pbar.close()
+        self.active = False
     def after_fit(self): self.close() # also when the fit was cancelled within an epoch
 
     def close(self):
         "Clear the bar. `after_fit` does; when a fit raised an error fastai calls no callback, so the caller should."
-        if self.bar_in == 'console' and self.active: self.pbar.on_iter_end()
+        if self.active and self.bar_in != 'html': self.pbar.close()
         if self.out is not None: self.out.update({'text/html': ''}, raw=True)
         self.active = False
 
@@ -370,7 +364,7 @@ class EpochSummary(Callback):
         seconds,left = time.perf_counter() - self.start,self.n_epoch - self.epoch - 1
         self.epochs,self.seconds = self.epochs + 1,self.seconds + seconds
         stats = '  '.join(f"{k} {v:.4f}" for k,v in epoch_values(self.learn).items() if isinstance(v, (int, float)))
-        eta = f", ETA {time_left(self.seconds, self.epochs, left)}" if left else ''
+        eta = f", ETA {time_left(self.seconds, self.epochs, left, budget_left(self.learn))}" if left else ''
         print(f"epoch {self.epoch + 1}/{self.n_epoch}  {stats}  {kimg(images_seen(self.learn))} kimg  "
               f"({seconds:.1f}s, {self.n / self.train_seconds:.0f} img/s{eta})", flush=True)
 

@@ -19,6 +19,8 @@ import torch
 from PIL import Image, ImageDraw, ImageOps, ImageStat
 from torch.utils.data import Dataset
 
+from ..core import progress
+
 # %% ../../nbs/01_data_abstract.ipynb #09c3f734
 ABSTRACT_CLASSES = ('circles', 'grid', 'bands', 'stars')
 
@@ -112,7 +114,7 @@ def render_abstract(n:int=4096, # number of images
                     seed:int=0, # the dataset's seed
                     gray:bool=False): # one luminance channel instead of RGB
     "The first `n` images of the built-in abstract dataset as an `ImageCache`."
-    pairs = [abstract_image(i, size, seed) for i in range(n)]
+    pairs = [abstract_image(i, size, seed) for i in progress(range(n), n, 'drawing the built-in dataset')]
     images = torch.stack([p[0] for p in pairs])
     return ImageCache(to_gray(images) if gray else images, torch.tensor([p[1] for p in pairs]), ABSTRACT_CLASSES)
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..core import RUN_MARKER, fsync_dir
+from ..core import RUN_MARKER, fsync_dir, progress
 from .abstract import ImageCache, FITS, RESAMPLE, fit_square, flatten_mode, pad_rgb
 
 # %% ../../nbs/02_data_collection.ipynb #fed6f5f1
@@ -234,7 +234,8 @@ def _write_cache(tmp:Path, root:Path, files:list, labels:list, workers:int, opts
     "Decode `files` into the empty folder `tmp`: images, manifest, metadata with checksums, marker, each synced."
     rows = []
     with open(tmp/'images.u8', 'wb') as out:
-        for f,label,(digest,r) in zip(files, labels, decode_all(files, workers, **opts)):
+        decoded = progress(decode_all(files, workers, **opts), len(files), 'decoding images into the cache')
+        for f,label,(digest,r) in zip(files, labels, decoded):
             if not isinstance(r, str): out.write(r.tobytes())
             rows.append((os.path.relpath(f, root), label, r if isinstance(r, str) else 'ok', digest))
         out.flush(); os.fsync(out.fileno())
