@@ -4,6 +4,7 @@ from .core import *
 from .data.abstract import *
 from .data.collection import *
 from .data.loaders import *
+from .fastgan import *
 from .models import *
 from .losses import *
 from .train import *

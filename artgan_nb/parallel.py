@@ -7,11 +7,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/parallel.html.md"""
 # %% auto #0
 __all__ = ['WRITERS', 'LAUNCHER', 'world', 'start_ranks', 'on_rank0', 'comm_device', 'RankDL', 'AllReduceSum',
            'global_batch_norm', 'SyncedBatchNorm', 'sync_batchnorm', 'unsync_batchnorm', 'average_gradients',
-           'rank_inputs', 'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel', 'processes_of',
-           'processes_note', 'resume_parallel', 'launch_args', 'peer_lost', 'stopped_line', 'launch']
+           'rank_inputs', 'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel',
+           'resume_parallel', 'launch_args', 'peer_lost', 'stopped_line', 'launch']
 
 # %% ../nbs/10a_parallel.ipynb #34ec0ba4
-import json, os, re, signal, subprocess, sys, tempfile
+import json, os, signal, subprocess, sys, tempfile
 from pathlib import Path
 
 import torch
@@ -29,7 +29,8 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 import artgan_nb.run as runs
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
-from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, done_place, resume_command, counted, budget_text
+from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, done_place, resume_command, budget_text,
+                                            processes_note)
 from .callbacks.losses import trim_rows
 from .run import (Config, prepare, resolved, callbacks_for, write_config, new_run_dir, run_name, RunLock, fit_stoppable,
                   read_checkpoint, start_from, checkpoint_path, check_run_folder, gan_of, continued, config_of,
@@ -223,21 +224,6 @@ def train_parallel(cfg:Config=None, # the run's options; None: the defaults
         return fit_parallel(learn, cfg, run, cbs=cbs),run
 
 # %% ../nbs/10a_parallel.ipynb #a2fd55b6
-def processes_of(run):
-    "How many processes `run/config.json` says the run trained on: 1 if it names none, None if it cannot be read."
-    try: device = json.loads((Path(run)/'config.json').read_text())['env']['device']
-    except (OSError, ValueError, KeyError, TypeError): return None
-    m = re.search(r'(\d+) processes', str(device))
-    return int(m.group(1)) if m else 1
-
-def processes_note(run, n:int): # the run folder; the processes resuming it
-    "What a resume of `run` on `n` processes says when it trained on another number: its global batch changes."
-    k = processes_of(run)
-    if k in (None, n): return ''
-    bs = json.loads((Path(run)/'config.json').read_text()).get('train', {}).get('bs', '?') # the batch of each process
-    return (f"; it trained on {counted(k, 'process', 'processes')}: the global batch is now {n} x {bs} images, "
-            f"not {k} x {bs}, so the resume is not exact (resume with --nproc {k} for that)")
-
 def resume_parallel(run, # a run folder
                     epochs:int=None, # a new total of epochs, more than those done; None: the run's own
                     allow_data_change:bool=False, # continue although the images changed (never their number of classes)
@@ -246,7 +232,7 @@ def resume_parallel(run, # a run folder
                     minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
     "`run.resume` on every launched process (as many as the run was trained on, for an exact resume); return (learner, run folder)."
     if num_distrib() <= 1: # one process: perhaps fewer than the run trained on
-        return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes, note=processes_note(run, 1))
+        return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes)
     rank,n = start_ranks()
     run = check_run_folder(run)
     lock = RunLock(run)

@@ -98,10 +98,6 @@ RECIPES = {r.name: r for r in [
            "A DCGAN at 128 px, greyscale end to end, trained on abstract art and on a black-and-white set of "
            "stars, circles and triangles (the built-in data sets builtin:abstract and builtin:shapes).",
            paper_options(arch='dcgan', size=128, gray=True, width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4, bs=64)),
-    Recipe('artgan', "The house recipe: this package's defaults", '',
-           "The package's defaults, which artgan-train trains when no recipe is given, chosen by training every recipe "
-           "for the same time on WikiArt (the site's comparison page): " + house_summary(),
-           {}),
     Recipe('fastgan64', 'FastGAN on few paintings, 64 px (a candidate for the house recipe)',
            'Towards Faster and Stabilized GAN Training for High-fidelity Few-shot Image Synthesis',
            "The FastGAN of Liu et al. (ICLR 2021) at 64 px (the fastgan arch): a generator of upsampling, 3x3 "
@@ -113,6 +109,10 @@ RECIPES = {r.name: r for r in [
            "a time-to-FID comparison picks one.",
            dict(arch='fastgan', size=64, width=32, nz=256, g_up='resize', init='dcgan', loss='hinge', label_smoothing=0.0,
                 lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_dis=1, diffaug='color,translation,cutout', ema=0.999)),
+    Recipe('artgan', "The house recipe: this package's defaults", '',
+           "The package's defaults, which artgan-train trains when no recipe is given, chosen by training every recipe "
+           "for the same time on WikiArt (the site's comparison page): " + house_summary(),
+           {}),
 ]}
 
 # %% ../nbs/09a_recipes.ipynb #494ae87e

@@ -33,7 +33,7 @@ from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonit
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
                                             SignalStop, TimeLimit, interrupted, resume_command, done_place, time_up_place,
-                                            minutes_text, budget_text)
+                                            minutes_text, budget_text, processes_note)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -361,8 +361,7 @@ def resume(run, # a run folder
            allow_data_change:bool=False, # continue although the images changed (never their number of classes)
            cbs=None, # further callbacks
            on_nan:str=None, # a new `on_nan` action, e.g. 'rollback'; None: the run's
-           minutes:float=None, # stop after this many more minutes, 0: no limit; None: the run's own limit
-           note:str=''): # words for the line that says where it resumes
+           minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
     "Continue the run in folder `run` from its last checkpoint, exactly; return (learner, run folder)."
     run = check_run_folder(run)
     with RunLock(run):
@@ -373,9 +372,11 @@ def resume(run, # a run folder
         check_data_folder(cfg, run)
         learn = prepare(cfg, report=None)
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
+        note = processes_note(run, 1) # read before `write_config` rewrites the device it names
         write_config(cfg, run, learn.dls.device)
         trim_rows(run/'log.csv', ck['epoch'])
-        print(f"resuming {run} after {done_place(ck['epoch'], ck['batch'])} of {cfg.train.epochs}; {budget_text(cfg.run.minutes)}{note}")
+        done,limit = done_place(ck['epoch'], ck['batch']),budget_text(cfg.run.minutes)
+        print(f"resuming {run} after {done} of {cfg.train.epochs}; {limit}{note}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
         return fit_stoppable(learn, cfg, run, ck, cbs),run
 

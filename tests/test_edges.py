@@ -12,7 +12,7 @@ from artgan_nb import cli as commands
 from artgan_nb.cli import artgan_train, artgan_sample, artgan_export
 from artgan_nb.models import ModelSpec, build_gan, export_generator
 from artgan_nb.run import train, read_config
-from artgan_nb.parallel import processes_note
+from artgan_nb.callbacks.checkpoint import processes_note
 from artgan_nb.explore import load_run, seed_latents
 from artgan_nb.callbacks.checkpoint import resume_command
 
@@ -113,7 +113,7 @@ def test_class_writes_exactly_out(run, tmp_path):
                                         (['--data', 'no/such/folder'], 'there is no folder no/such/folder'),
                                         (['--resume', 'no/such/run'], 'no run folder at no/such/run')])
 def test_nproc_checks_options_before_launching(monkeypatch, args, words):
-    monkeypatch.setattr(commands, 'launch', lambda *a, **k: pytest.fail('launched before the options were checked'))
+    monkeypatch.setattr(commands, 'launch_on', lambda *a, **k: pytest.fail('launched before the options were checked'))
     assert words in one_line_error(artgan_train, '--nproc', '2', *args)
 
 def test_processes_note_both_ways(tmp_path):

@@ -66,7 +66,7 @@ def test_eval_of_a_file_that_is_no_checkpoint(run, real, capsys):
     "The run's config.json is not a checkpoint: said so, not that it might run code."
     assert f"{run/'config.json'} is not a checkpoint" in one_line_error(capsys, commands.artgan_eval, run/'config.json', '--real', real/'fresh')
 
-INFO = [(['--arch', 'foo'], "arch must be one of dcgan, dcgan-fc, classical, got 'foo'"),
+INFO = [(['--arch', 'foo'], "arch must be one of dcgan, dcgan-fc, classical, fastgan, got 'foo'"),
         (['--size', 48], 'size must be one of 32, 64, 128, 256, got 48'),
         (['--attn', 5], 'no 5px feature map for self-attention'),
         (['--width', 0, '--nz', -1], 'nz must be at least 1, got -1; width must be at least 1, got 0')]

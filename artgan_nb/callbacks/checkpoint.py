@@ -8,10 +8,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_checkpoint.html.md"""
 __all__ = ['MODEL_KEYS', 'STATE_KEYS', 'NETS', 'CheckpointError', 'atomic_save', 'check_checkpoint', 'load_checkpoint',
            'load_weights', 'get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'Resume', 'Interrupted',
            'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'counted', 'stop_place', 'done_place',
-           'time_up_place', 'minutes_text', 'budget_text', 'interrupted']
+           'time_up_place', 'minutes_text', 'budget_text', 'interrupted', 'processes_of', 'processes_note']
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #876cd8c0
-import os, pickle, random, shlex, signal, threading, time
+import json, os, pickle, random, re, shlex, signal, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -273,3 +273,20 @@ def interrupted(learn, run):
     "The `Interrupted` to raise after `learn` was stopped by a signal in run folder `run`."
     name = signal.Signals(learn.stop_signal).name
     return Interrupted(f"stopped by {name} after {stop_place(learn.stopped_at)}, checkpoint written; continue with: {resume_command(run)}", learn.stop_signal)
+
+# %% ../../nbs/09_callbacks_checkpoint.ipynb #1a200fc2
+def processes_of(run):
+    "How many processes `run/config.json` says the run trained on: 1 if it names none, None if it cannot be read."
+    try: device = json.loads((Path(run)/'config.json').read_text())['env']['device']
+    except (OSError, ValueError, KeyError, TypeError): return None
+    m = re.search(r'(\d+) processes', str(device))
+    return int(m.group(1)) if m else 1
+
+def processes_note(run, n:int): # the run folder; the processes resuming it
+    "What a resume of `run` on `n` processes says when it trained on another number: its global batch changes."
+    k = processes_of(run)
+    if k in (None, n): return ''
+    bs = json.loads((Path(run)/'config.json').read_text()).get('train', {}).get('bs', '?') # the batch of each process
+    return (f"; it trained on {counted(k, 'process', 'processes')}: the global batch is now {n} x {bs} images, "
+            f"not {k} x {bs}, so the resume is not exact (resume with --nproc {k} for that)")
+
