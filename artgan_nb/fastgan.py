@@ -16,7 +16,8 @@ from torch import nn
 # %% ../nbs/04a_fastgan.ipynb #c56a9d0b
 def fast_sides(size:int): # the image side: 32, 64, 128 or 256
     "The sides of the generator's feature maps: 4, 8, ..., `size`."
-    if size not in (32, 64, 128, 256): raise ValueError(f"unsupported size {size}: supported sizes are 32, 64, 128, 256")
+    if size not in (32, 64, 128, 256):
+        raise ValueError(f"unsupported size {size}: supported sizes are 32, 64, 128, 256")
     return [4 * 2**i for i in range(size.bit_length() - 2)]
 
 def fast_chans(side:int, # a feature map's side
@@ -26,17 +27,21 @@ def fast_chans(side:int, # a feature map's side
 
 def check_fast(attn_res:int=None, up:str='resize'): # as `build_gan` passes them
     "Raise a clear error for what the fastgan networks lack: self-attention and transposed-convolution upsampling."
-    if attn_res: raise ValueError("attn: the fastgan networks have no self-attention (skip-layer excitation does its work); use attn 0")
-    if up != 'resize': raise ValueError(f"g_up {up!r}: the fastgan generator upsamples by nearest x2 and a 3x3 convolution; use resize")
+    if attn_res:
+        raise ValueError("attn: the fastgan networks have no self-attention (skip-layer excitation does its work); "
+                         "use attn 0")
+    if up != 'resize':
+        raise ValueError(f"g_up {up!r}: the fastgan generator upsamples by nearest x2 and a 3x3 convolution; "
+                         "use resize")
 
 # %% ../nbs/04a_fastgan.ipynb #2f443c89
 def glu_up(ni:int, nf:int): # channels in and out
-    "Double the side: nearest x2, a 3x3 convolution to 2*nf channels, BatchNorm, then GLU (half the channels gate the others)."
+    "Double the side: nearest x2, a 3x3 convolution to 2*nf channels, BatchNorm, then GLU (half gate the others)."
     return nn.Sequential(nn.Upsample(scale_factor=2.0, mode='nearest'), nn.Conv2d(ni, 2 * nf, 3, 1, 1, bias=False),
                          nn.BatchNorm2d(2 * nf), nn.GLU(1))
 
 class SkipExcite(nn.Module):
-    "Skip-layer excitation: a small map (N, ni, h, w) gates each channel of a large one (N, nf, H, W) by a value in (0, 1)."
+    "Skip-layer excitation: a small map (N, ni, h, w) gates each channel of a large one (N, nf, H, W) by (0, 1)."
     def __init__(self, ni:int, nf:int): # channels of the small and of the large map
         super().__init__()
         self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Conv2d(ni, nf, 4, 1, 0, bias=False), nn.LeakyReLU(0.1),
@@ -63,10 +68,11 @@ class FastGenerator(nn.Module):
                                    nn.BatchNorm2d(2 * c[4]), nn.GLU(1))
         self.ups = nn.ModuleList(glu_up(c[s // 2], c[s]) for s in self.sides[1:])
         self.excite = nn.ModuleDict({str(s): SkipExcite(c[s // 8], c[s]) for s in self.sides if s >= 32})
-        self.to_image = nn.Sequential(nn.Conv2d(c[size], nc, 3, 1, 1, bias=False), nn.Tanh() if out == 'tanh' else nn.Sigmoid())
+        last = nn.Tanh() if out == 'tanh' else nn.Sigmoid()
+        self.to_image = nn.Sequential(nn.Conv2d(c[size], nc, 3, 1, 1, bias=False), last)
 
     def features(self, z, y=None):
-        "Every feature map, {side: (N, channels, side, side)}, those of 32 px and more gated by the map 8 times smaller."
+        "Every feature map, {side: (N, channels, side, side)}; those of 32 px and more gated by the map 8x smaller."
         x = self.start(z if self.class_scale is None else z * (1 + self.class_scale[y]))
         maps = {4: x}
         for s,up in zip(self.sides[1:], self.ups):
@@ -85,13 +91,14 @@ def down_bn(ni:int, nf:int): # channels in and out
 def decoder(ni:int, nf:int, nc:int, # channels of the 8x8 map, of the hidden maps, of the images
             side:int): # side of the images: 16, 32 or 64
     "A tiny decoder: an 8x8 feature map (N, ni, 8, 8) -> images (N, nc, side, side), through `glu_up` blocks."
-    return nn.Sequential(*[glu_up(ni if i == 0 else nf, nf) for i in range(side.bit_length() - 4)], nn.Conv2d(nf, nc, 3, 1, 1))
+    ups = [glu_up(ni if i == 0 else nf, nf) for i in range(side.bit_length() - 4)]
+    return nn.Sequential(*ups, nn.Conv2d(nf, nc, 3, 1, 1))
 
 def shrink(x, side:int): return F.avg_pool2d(x, x.shape[-1] // side) if x.shape[-1] > side else x # images to `side` px
 
 # %% ../nbs/04a_fastgan.ipynb #6ef2dcb7
 class FastDiscriminator(nn.Module):
-    "FastGAN's discriminator: images (N, nc, size, size), labels y (N,) if `n_classes` -> logits (N,); `with_aux` also redraws them."
+    "FastGAN's D: images (N, nc, size, size), labels y (N,) if conditional -> logits (N,); `with_aux` also redraws."
     def __init__(self, size:int=64, # input side: 32, 64, 128 or 256
                  nc:int=3, # image channels
                  ndf:int=32, # channels of the 32 px map (see `fast_chans`)
@@ -104,14 +111,16 @@ class FastDiscriminator(nn.Module):
         c = {s: fast_chans(s, ndf) for s in self.sides}
         self.down = nn.ModuleList(down_bn(ni, c[s]) for ni,s in zip([nc] + [c[s] for s in self.sides[:-1]], self.sides))
         nh = 2 * c[8]
-        self.hidden = nn.Sequential(nn.Conv2d(c[8], nh, 1, 1, 0, bias=False), nn.BatchNorm2d(nh), nn.LeakyReLU(0.2, True))
+        self.hidden = nn.Sequential(nn.Conv2d(c[8], nh, 1, 1, 0, bias=False), nn.BatchNorm2d(nh),
+                                    nn.LeakyReLU(0.2, True))
         self.logit = nn.Conv2d(nh, 1, 4, 1, 0, bias=False)
         if spectral:
             for m in self.modules():
                 if isinstance(m, nn.Conv2d): nn.utils.parametrizations.spectral_norm(m)
         self.class_embed = nn.Parameter(0.02 * torch.randn(n_classes, nh)) if n_classes else None
         self.rec_sides,nd = (min(size, 64), min(size // 2, 64)),max(ndf // 2, 8)
-        self.decode_all,self.decode_part = decoder(c[8], nd, nc, self.rec_sides[0]),decoder(c[16], nd, nc, self.rec_sides[1])
+        self.decode_all = decoder(c[8], nd, nc, self.rec_sides[0])
+        self.decode_part = decoder(c[16], nd, nc, self.rec_sides[1])
 
     def maps(self, x):
         "D's feature maps, {side: map} for sides size/2, ..., 8."
