@@ -389,7 +389,7 @@ def export_generator(G:nn.Module, # a trained generator
                      path, # the `torch.export` file to write, e.g. 'G.pt2'
                      classes=()): # the names of its classes, for a conditional model
     "Write G as a `torch.export` program of `ImageGenerator` (any batch), `meta.json` inside; ONNX too if installed."
-    G = copy.deepcopy(G).cpu().eval().to(memory_format=torch.contiguous_format) # channels-last weights: torch.export warns
+    G = copy.deepcopy(G).cpu().eval().to(memory_format=torch.contiguous_format) # channels-last: torch.export warns
     m = ImageGenerator(G, spec.mean, spec.std).eval()
     args = (torch.zeros(2, spec.nz),) + ((torch.zeros(2, dtype=torch.long),) if spec.n_classes else ())
     buf,meta,n = io.BytesIO(),json.dumps(export_meta(spec, classes), indent=2),torch.export.Dim('n', min=1)

@@ -250,7 +250,8 @@ def resume_parallel(run, # a run folder
             write_config(cfg, run, f"{learn.dls.device}, {n} processes")
             trim_rows(run/'log.csv', ck['epoch'])
             done = done_place(ck['epoch'], ck['batch'])
-            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes); {budget_text(cfg.run.minutes)}{note}")
+            limit = budget_text(cfg.run.minutes)
+            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes); {limit}{note}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs}
         return fit_parallel(learn, cfg, run, ck, cbs),run
     finally:

@@ -107,7 +107,8 @@ RECIPES = {r.name: r for r in [
            "(0.5, 0.999) for both networks, DiffAugment colour, translation and cutout on every image D sees, and "
            "samples from the generator's moving average (0.999). A candidate: the house recipe stays artgan until "
            "a time-to-FID comparison picks one.",
-           dict(arch='fastgan', size=64, width=32, nz=256, g_up='resize', init='dcgan', loss='hinge', label_smoothing=0.0,
+           dict(arch='fastgan', size=64, width=32, nz=256, g_up='resize', init='dcgan', loss='hinge',
+                label_smoothing=0.0,
                 lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_dis=1, diffaug='color,translation,cutout', ema=0.999)),
     Recipe('artgan', "The house recipe: this package's defaults", '',
            "The package's defaults, which artgan-train trains when no recipe is given, chosen by training every recipe "

@@ -32,8 +32,8 @@ from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
-                                            SignalStop, TimeLimit, interrupted, resume_command, done_place, time_up_place,
-                                            minutes_text, budget_text, processes_note)
+                                            SignalStop, TimeLimit, interrupted, resume_command, done_place,
+                                            time_up_place, minutes_text, budget_text, processes_note)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'

@@ -55,7 +55,7 @@ class GANModule(nn.Module):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
     def critic(self, x, y=None): return (self.discriminator(x) if y is None else self.discriminator(x, y)).float()
     def real_critic(self, x, y=None):
-        "D's logits on real images `x` and its auxiliary loss on them: a D with `with_aux` (fastgan's) learns more from them; else 0."
+        "D's logits on real images `x`, and its auxiliary loss on them (a D with `with_aux`, fastgan's; else 0)."
         if not hasattr(self.discriminator, 'with_aux'): return self.critic(x, y),x.new_zeros((), dtype=torch.float32)
         logits,aux = self.discriminator.with_aux(x, y)
         return logits.float(),aux.float()
@@ -197,14 +197,15 @@ def cpu_bf16_flag(cpuinfo:str): # the text of /proc/cpuinfo, or just its flags
 def auto_precision(device, # the training device, a `torch.device`
                    cpuinfo:str=None, # the text of /proc/cpuinfo; None: read it
                    kernels:str=None): # torch's CPU kernels, as `torch.backends.cpu.get_cpu_capability()`; None: ask
-    "(precision, why): what precision 'auto' trains in on `device`: 'bf16' where it computes bfloat16 natively, else 'fp32'."
+    "(precision, why): what 'auto' trains in on `device`: 'bf16' where it computes bfloat16 natively, else 'fp32'."
     if device.type == 'cuda':
         ok = torch.cuda.is_bf16_supported(including_emulation=False)
         return ('bf16' if ok else 'fp32'),f"auto: the CUDA GPU {'computes' if ok else 'does not compute'} bf16 natively"
     if device.type != 'cpu': return 'fp32',f"auto: no native bf16 known on {device.type}"
     if cpuinfo is None: cpuinfo = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
     flag,kernels = cpu_bf16_flag(cpuinfo),kernels or torch.backends.cpu.get_cpu_capability()
-    if flag is None: return 'fp32','auto: no native bf16 on this CPU (its flags include neither avx512_bf16 nor amx_bf16)'
+    if flag is None:
+        return 'fp32','auto: no native bf16 on this CPU (its flags include neither avx512_bf16 nor amx_bf16)'
     if not kernels.startswith('AVX512'): return 'fp32',f"auto: the CPU has {flag}, but torch runs its {kernels} kernels"
     return 'bf16',f"auto: the CPU flags include {flag}"
 
@@ -234,11 +235,13 @@ class TrainOptions:
     seed: int = option(0, 'seed of everything random', lo=0, hi=2**32 - 1)
     reuse_fakes: bool = option(True, "the generator step scores the discriminator step's fakes instead of making new ones: "
                                "one generator forward per batch, as the PyTorch DCGAN example")
-    precision: str = option('auto', "'auto': bf16 where the device computes it natively (a CUDA GPU with bf16, a CPU with "
-                            "avx512_bf16 or amx_bf16), else fp32; 'bf16': autocast to bfloat16 (far slower without native "
-                            "bf16); 'fp16': float16 with gradient scalers (CUDA only); BatchNorm, losses and weights stay "
+    precision: str = option('auto', "'auto': bf16 where the device computes it natively (a CUDA GPU with bf16, a "
+                            "CPU with avx512_bf16 or amx_bf16), else fp32; 'bf16': autocast to bfloat16 (far slower "
+                            "without native bf16); 'fp16': float16 with gradient scalers (CUDA only); "
+                            "BatchNorm, losses and weights stay "
                             "float32", choices=('auto', *PRECISIONS))
-    precision_auto: str = option('', "why 'auto' chose the precision the run trains in; '': precision was given", cli=False)
+    precision_auto: str = option('', "why 'auto' chose the precision the run trains in; '': precision was given",
+                                 cli=False)
     compile: bool = option(False, 'torch.compile G and D (a slow first batch, then faster ones)')
     channels_last: bool = option(True, "keep both networks' weights and D's images channels-last (NHWC), the layout "
                                  "oneDNN's and cuDNN's convolutions want")
@@ -255,7 +258,7 @@ class TrainOptions:
         return bad
 
     def resolved(self, device=None): # the training device, a `torch.device`; None: the CPU
-        "A copy with no automatic value left: `label_smoothing` 0.1 for the `SMOOTHABLE` losses, else 0, and `precision`, unless given."
+        "A copy with no automatic value left: `label_smoothing` (0.1 for `SMOOTHABLE` losses, else 0), `precision`."
         smooth = self.label_smoothing if self.label_smoothing is not None else 0.1 if self.loss in SMOOTHABLE else 0.0
         if self.precision != 'auto': return replace(self, label_smoothing=smooth)
         precision,why = auto_precision(device or torch.device('cpu'))
@@ -329,7 +332,8 @@ def gan_learner(dls, # fastai DataLoaders of (image, label) batches with `dls.st
                                  "(gan_learner takes the fields of ModelSpec and TrainOptions)")
     spec = validate(with_options(spec or ModelSpec(), **{k: v for k,v in options.items() if k in names}))
     device = torch.device(getattr(dls, 'device', None) or 'cpu')
-    opts = validate(with_options(opts or TrainOptions(), **{k: v for k,v in options.items() if k not in names})).resolved(device)
+    opts = validate(with_options(opts or TrainOptions(), **{k: v for k,v in options.items() if k not in names}))
+    opts = opts.resolved(device)
     if bad := precision_problems(opts.precision, device): raise ValueError(bad[0])
     spec = validate(spec_for(dls, spec))
     G,D = build_gan(spec)
