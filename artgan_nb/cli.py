@@ -206,7 +206,7 @@ SAMPLE_FIELDS = option_fields(SampleOptions)
 def artgan_sample(argv:list=None): # the arguments; None: the command line's
     "Generate images from a trained run: a grid, one PNG each, a grid per class or a walk (`artgan-sample`)."
     p = command('artgan-sample', 'Generate images from a trained run: a grid, one PNG per image, a grid per class, or a walk between two seeds.')
-    p.add_argument('run', help='a run folder or a checkpoint file')
+    p.add_argument('run', help='a run folder, a checkpoint file or pretrained:NAME (e.g. pretrained:wikiart64)')
     p.add_argument('-n', '--n', type=int, default=64, help=f"{SAMPLE_FIELDS[0].metadata['help']} (default: 64)")
     add_options(p, SAMPLE_FIELDS[1:])
     p.add_argument('--out', default='samples.png', help="the grid's (or walk's) image file, .png or .jpg; "
@@ -311,7 +311,7 @@ def artgan_export(argv:list=None): # the arguments; None: the command line's
     "Write a run's generator as one `torch.export` file that runs without this package (`artgan-export`)."
     p = command('artgan-export', 'Write the generator of a run as a torch.export program (latent vectors to uint8 '
                 'images), which plain PyTorch loads with torch.export.load.')
-    p.add_argument('run', help='a run folder or a checkpoint file')
+    p.add_argument('run', help='a run folder, a checkpoint file or pretrained:NAME (e.g. pretrained:wikiart64)')
     p.add_argument('--out', default='G.pt2', help='the .pt2 file, with the spec and class names inside (meta.json); '
                    'an ONNX file goes beside it when the onnx package is installed (default: G.pt2)')
     a = p.parse_args(argv)
@@ -333,7 +333,7 @@ def artgan_info(argv:list=None): # the arguments; None: the command line's
     "Print the layers, output shapes and parameter counts of a run's networks, or of those the options describe."
     p = add_options(command('artgan-info', "Print the layers, output shapes and parameter counts of a run's networks, "
                             "or of those the options describe."), INFO_FIELDS)
-    p.add_argument('run', nargs='?', help="a run folder or a checkpoint file: its networks (then give no option)")
+    p.add_argument('run', nargs='?', help="a run folder, a checkpoint file or pretrained:NAME: its networks (then give no option)")
     args = p.parse_args(argv)
     run_command(describe, args.run, **options_of(args, INFO_FIELDS))
 
@@ -368,7 +368,7 @@ EVAL_FIELDS = option_fields(EvalOptions) + _fields(DataOptions, 'cache')
 def eval_parser():
     "The parser of `artgan-eval`: the run, `--real` (required), the options of `EvalOptions`, and `--cache`."
     p = command('artgan-eval', 'FID, KID, memorisation check and discriminator accuracy of a run; writes RUN/eval.json.')
-    p.add_argument('run', help='a run folder or a checkpoint file')
+    p.add_argument('run', help='a run folder, a checkpoint file or pretrained:NAME (e.g. pretrained:wikiart64)')
     p.add_argument_group('required arguments').add_argument('--real', required=True, metavar='DIR',
         help='folder of real images the run never trained on, with a SPLIT subfolder (or the images themselves); '
         'or builtin:abstract or builtin:shapes: images of that built-in dataset beyond those the run trained on')

@@ -6,9 +6,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 
 # %% auto #0
 __all__ = ['RUN_MARKER', 'PROGRESS_EVERY', 'quiet_jit', 'seed_everything', 'get_device', 'write_file', 'open_append', 'normalize',
-           'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'time_left', 'bar_kind',
-           'Progress', 'progress', 'MissingExtra', 'need', 'option', 'value_problems', 'check_options', 'validate',
-           'option_fields', 'with_options', 'to_dict', 'from_dict']
+           'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'time_left', 'wrapped',
+           'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need', 'option', 'value_problems', 'check_options',
+           'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
 import importlib, io, json, math, os, random, sys, time, warnings
@@ -135,6 +135,16 @@ def time_left(seconds:float, # time the `done` units of work took
     "The time `left` units take at the pace so far, at most `budget`, as fastprogress writes times; '?' if unknown."
     times = [t for t in (seconds / done * left if done else None, budget) if t is not None]
     return format_time(min(times)) if times else '?'
+
+def wrapped(items:list, # strings never split, e.g. 'loss_d 1.2685'
+            width:int=100, # the lines' width in columns
+            indent:str='  '): # what starts each line
+    "`items` two spaces apart in lines of at most `width` columns (an item longer than a line has one to itself)."
+    lines = []
+    for s in items:
+        if lines and len(lines[-1]) + 2 + len(s) <= width: lines[-1] += '  ' + s
+        else: lines.append(indent + s)
+    return lines
 
 def bar_kind():
     "Where a live bar can go: 'console' when stdout is a terminal, 'html' in a Jupyter notebook, else None."

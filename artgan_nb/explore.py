@@ -19,8 +19,8 @@ from .core import normalize, show_grid, get_device
 from .models import ModelSpec
 from .data.abstract import ABSTRACT_CLASSES
 from .data.loaders import BUILTIN, load_images, split
-from .callbacks.checkpoint import CheckpointError
-from .run import device_problems, read_checkpoint, config_of, gan_of, checkpoint_path
+from .callbacks.checkpoint import CheckpointError, checkpoint_path
+from .run import device_problems, read_checkpoint, config_of, gan_of
 from .metrics import InceptionFeatures, image_features, cached_features, nearest, to_uint8, run_dir
 
 # %% ../nbs/13_explore.ipynb #e8b996f3
@@ -89,7 +89,7 @@ class Explorer:
     def __repr__(self): return f"Explorer({self.spec.arch}, {self.spec.size} px, nz={self.nz}, {self.n_classes} classes)"
 
 # %% ../nbs/13_explore.ipynb #3aee5f73
-def load_run(run_or_checkpoint, # a run folder or a checkpoint file
+def load_run(run_or_checkpoint, # a run folder, a checkpoint file or 'pretrained:NAME'
              device='cpu', # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
              ema:bool=True): # the generator's moving average, when the run kept one
     "An `Explorer` of the trained generator of a run."

@@ -30,8 +30,8 @@ from .core import (denorm, normalize, image_grid, save_figure, quiet_jit, option
 from .data.collection import prepare_data, default_cache_dir, DataError
 from .data.loaders import BUILTINS, load_images, split
 from .models import sample
-from .callbacks.checkpoint import atomic_save
-from .run import checkpoint_path, read_checkpoint, config_of, gan_of, device_problems
+from .callbacks.checkpoint import atomic_save, is_pretrained, pretrained_folder, checkpoint_path
+from .run import read_checkpoint, config_of, gan_of, device_problems
 
 # %% ../nbs/11_metrics.ipynb #0780a7f6
 def inception_path():
@@ -276,8 +276,8 @@ def train_images(cfg): # a run's `Config`, as its checkpoint holds it
     return split(images, cfg.data.holdout, cfg.train.seed)[0].images
 
 def run_dir(run_or_ckpt):
-    "The run folder of a run folder or of a checkpoint file inside it."
-    return checkpoint_path(run_or_ckpt).parent.parent
+    "The run folder of a run folder or of a checkpoint file inside it; a pretrained generator's folder in the cache."
+    return pretrained_folder(run_or_ckpt) if is_pretrained(run_or_ckpt) else checkpoint_path(run_or_ckpt).parent.parent
 
 # %% ../nbs/11_metrics.ipynb #893e8d69
 @dataclass

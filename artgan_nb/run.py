@@ -9,8 +9,8 @@ __all__ = ['OLD_DEFAULTS', 'device_problems', 'RunOptions', 'Config', 'with_reci
            'RunLock', 'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'with_old_defaults',
            'read_config', 'fit_run', 'train', 'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from',
            'outside_links', 'check_run_folder', 'config_changes', 'config_edits', 'warn_if_edited', 'data_changes',
-           'check_data', 'check_data_folder', 'continued', 'checkpoint_path', 'read_checkpoint', 'config_of', 'resume',
-           'gan_of', 'load_gan']
+           'check_data', 'check_data_folder', 'continued', 'read_checkpoint', 'config_of', 'resume', 'gan_of',
+           'load_gan']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
 import fcntl, json, os, platform, signal, socket, time, warnings
@@ -33,7 +33,8 @@ from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonit
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .callbacks.checkpoint import (Checkpoint, Resume, CheckpointError, load_checkpoint, load_weights, catch_signals,
                                             SignalStop, TimeLimit, interrupted, resume_command, done_place,
-                                            time_up_place, minutes_text, budget_text, processes_note)
+                                            time_up_place, minutes_text, budget_text, processes_note, is_pretrained,
+                                            checkpoint_path)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -169,7 +170,8 @@ def prepare(cfg:Config, report=print): # `report(text)` shows the data report; N
 def resolved(cfg:Config, learn):
     "`cfg` with every value as `learn` uses it: the filled model spec and training options, absolute paths."
     data = cfg.data if cfg.data.data in BUILTINS else replace(cfg.data, data=str(Path(cfg.data.data).resolve()))
-    run = cfg.run if not cfg.run.init_from else replace(cfg.run, init_from=str(Path(cfg.run.init_from).resolve()))
+    start = cfg.run.init_from
+    run = cfg.run if not start or is_pretrained(start) else replace(cfg.run, init_from=str(Path(start).resolve()))
     return replace(cfg, data=data, model=learn.model.spec, train=learn.opts, run=run)
 
 # %% ../nbs/10_run.ipynb #7a1c422b
@@ -342,12 +344,7 @@ def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None, minute
                         minutes=cfg.run.minutes if minutes is None else minutes)
 
 # %% ../nbs/10_run.ipynb #266a5430
-def checkpoint_path(run_or_ckpt):
-    "The checkpoint file of a run folder, or the file itself."
-    p = Path(run_or_ckpt)
-    return p/'checkpoints'/'last.pth' if p.is_dir() else p
-
-def read_checkpoint(run_or_ckpt, # a run folder or a checkpoint file
+def read_checkpoint(run_or_ckpt, # a run folder, a checkpoint file or 'pretrained:NAME'
                     device='cpu', # where its tensors go
                     resume:bool=False): # also check that it holds the state a resume needs
     "The checkpoint of a run, loaded as plain data and checked (see `load_checkpoint`); an older config's missing options as it meant them."

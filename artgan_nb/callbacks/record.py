@@ -24,7 +24,7 @@ from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import ProgressBar, ConsoleProgressBar, html_progress_bar, format_time
 from torch.utils.tensorboard import SummaryWriter
 
-from ..core import save_grid, image_grid, save_figure, write_file, open_append, time_left, bar_kind, Progress
+from ..core import save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped, bar_kind, Progress
 from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
@@ -350,11 +350,11 @@ class LiveProgress(Callback):
 
 # %% ../../nbs/07_callbacks_record.ipynb #b923b737
 class EpochSummary(Callback):
-    "Print a line as training starts and one per epoch: its averages and extras, kimg, duration, training speed and the time left."
+    "Print a line as training starts, and after each epoch kimg, duration, speed and time left, then its averages and extras."
     order = 65 # after fastai's Recorder, and after MetricsLog has gathered the epoch's extras
     def before_fit(self):
         self.epochs,self.seconds,dl = 0,0.0,self.dls.train
-        print(f"training {self.n_epoch} epochs of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
+        print(f"training {self.n_epoch} epoch{'s' * (self.n_epoch != 1)} of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
     def before_epoch(self): self.start,self.n = time.perf_counter(),0
     def before_train(self): self.train_start = time.perf_counter()
     def after_train(self): self.train_seconds = time.perf_counter() - self.train_start
@@ -363,21 +363,24 @@ class EpochSummary(Callback):
     def after_epoch(self):
         seconds,left = time.perf_counter() - self.start,self.n_epoch - self.epoch - 1
         self.epochs,self.seconds = self.epochs + 1,self.seconds + seconds
-        stats = '  '.join(f"{k} {v:.4f}" for k,v in epoch_values(self.learn).items() if isinstance(v, (int, float)))
+        stats = [f"{k} {v:.4f}" for k,v in epoch_values(self.learn).items() if isinstance(v, (int, float))]
         eta = f", ETA {time_left(self.seconds, self.epochs, left, budget_left(self.learn))}" if left else ''
-        print(f"epoch {self.epoch + 1}/{self.n_epoch}  {stats}  {kimg(images_seen(self.learn))} kimg  "
-              f"({seconds:.1f}s, {self.n / self.train_seconds:.0f} img/s{eta})", flush=True)
+        head = (f"epoch {self.epoch + 1}/{self.n_epoch}  {kimg(images_seen(self.learn))} kimg  "
+                f"({seconds:.1f}s, {self.n / self.train_seconds:.0f} img/s{eta})")
+        print('\n'.join([head, *wrapped(stats)]), flush=True) # within 100 columns
 
 # %% ../../nbs/07_callbacks_record.ipynb #a198895c
-RUN_FILES = (('samples/', 'the same latent vectors after every epoch; evolution.png and evolution.gif show them all'),
+RUN_FILES = (('samples/', 'fixed latent vectors after each epoch; also evolution.png, evolution.gif'),
              ('log.csv', "every epoch's statistics; losses.png plots them"),
-             ('losses.csv', "every batch's losses, D's at each of its steps; losses_iter.png plots them"),
+             ('losses.csv', "every batch's losses (D's at each step); losses_iter.png plots them"),
              ('tensorboard/', 'the losses of every batch, the statistics, samples and options'),
              ('checkpoints/last.pth', 'the networks and everything needed to continue'))
 
-def _table(rows:list): # (left, right) pairs
+def _table(rows:list, width:int=100): # (left, right) pairs; the lines' width where it can be kept
+    if not rows: return []
     w = max(len(l) for l,_ in rows)
-    return [f"  {l:<{w}}  {r}" for l,r in rows]
+    if 4 + w + max(len(r) for _,r in rows) <= width: return [f"  {l:<{w}}  {r}" for l,r in rows]
+    return [s for l,r in rows for s in (f"  {l}", f"      {r}")] # a long path: each text under its name
 
 def run_summary(run:Path, # the run folder
                 seen:int): # the images the run has seen
@@ -385,7 +388,7 @@ def run_summary(run:Path, # the run folder
     run,q = Path(run),shlex.quote(str(run))
     files = [(f"{run.name}/{f}", what) for f,what in RUN_FILES if (run/f).exists()]
     cmds = [(f"artgan-sample {q} --out samples.png", 'new images'),
-            (f"artgan-eval {q} --real FOLDER", 'FID, KID and a memorisation check against paintings never trained on'),
+            (f"artgan-eval {q} --real FOLDER", 'FID, KID, memorisation, against unseen paintings'),
             (f"tensorboard --logdir {q}/tensorboard", 'the curves and samples, in a browser'),
             (f"artgan-train --resume {q} --epochs N", 'train on, to N epochs in all')]
     return '\n'.join([f"done: {kimg(seen)} kimg seen; in {run.parent}/:", *_table(files), 'next:', *_table(cmds)])
