@@ -303,9 +303,10 @@ class EMA:
         self.model,self.decay = copy.deepcopy(model).eval().requires_grad_(False),decay
 
     @torch.no_grad()
-    def update(self, model:nn.Module):
-        "Move the averaged weights towards `model`'s; copy its buffers."
-        for e,p in zip(self.model.parameters(), model.parameters()): e.lerp_(p, 1 - self.decay)
+    def update(self, model:nn.Module, step:int=None): # the model being trained; the training step (None: no warm-up)
+        "Move the averaged weights towards `model`'s, by `1 - decay` (more while `step` is small); copy its buffers."
+        decay = self.decay if step is None else min(self.decay, (1 + step) / (10 + step))
+        for e,p in zip(self.model.parameters(), model.parameters()): e.lerp_(p, 1 - decay)
         for e,b in zip(self.model.buffers(), model.buffers()): e.copy_(b)
 
     def __call__(self, *args): return self.model(*args)
@@ -371,8 +372,7 @@ class ImageGenerator(nn.Module):
                  mean:tuple, std:tuple): # the normalisation of its training images, as in its `ModelSpec`
         super().__init__()
         self.G = G
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1))
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
+        for k,v in (('mean', mean), ('std', std)): self.register_buffer(k, torch.tensor(v).float().view(-1, 1, 1))
 
     def forward(self, z, y=None):
         x = self.G(z) if y is None else self.G(z, y)

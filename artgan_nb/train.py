@@ -162,7 +162,7 @@ class GANTrainer(Callback):
         raise CancelStepException() # the scaler stepped (or skipped a step with non-finite gradients)
 
     def after_step(self):
-        if self.ema is not None: self.ema.update(self.learn.model.generator)
+        if self.ema is not None: self.ema.update(self.learn.model.generator, self.learn.train_iter) # warms up
 
     def after_batch(self): self.learn.model.discriminator.requires_grad_(True); self.learn.model.made = None
     def before_validate(self): raise CancelValidException()

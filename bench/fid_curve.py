@@ -1,8 +1,8 @@
 """FID against training time: score the checkpoints a run kept (`--keep-every N`) with one protocol.
 
-Run: OMP_NUM_THREADS=1 PYTHONPATH=. python bench/fid_curve.py RUN --real DIR [--split test] [--n 1400] [--every 2] [--out CURVE.csv]
+Run: OMP_NUM_THREADS=1 PYTHONPATH=. python bench/fid_curve.py RUN --real DIR [--split test] [--n 1400] [--epochs 9,18,36] [--out CURVE.csv]
 
-For every kept checkpoint RUN/checkpoints/epoch_NNNN.pth (each `--every`-th of them, and the last), `evaluate` scores the
+For every kept checkpoint RUN/checkpoints/epoch_NNNN.pth (or those of `--epochs`), `evaluate` scores the
 generator (its moving average when the run keeps one) with `--n` images against `--n` real ones of DIR/SPLIT, and one row
 is added to the CSV: epoch, kimg seen, the minutes of training to that epoch (from RUN/log.csv), FID, KID and its spread.
 Rows already in the CSV are kept, so a second call scores only the new checkpoints. Nothing is asserted: it prints and
@@ -16,10 +16,10 @@ from artgan_nb.metrics import evaluate
 FIELDS = ('epoch', 'kimg', 'minutes', 'fid', 'kid', 'kid_std')
 
 
-def kept(run, every):
-    "The kept checkpoints of `run` as {epoch: path}: every `every`-th, and the last one."
-    cks = sorted((int(re.search(r'(\d+)', p.stem).group(1)), p) for p in (run/'checkpoints').glob('epoch_*.pth'))
-    return dict(cks[every - 1::every] + cks[-1:])
+def kept(run, epochs=None):
+    "The kept checkpoints of `run` as {epoch: path}, all of them or those of `epochs`."
+    cks = {int(re.search(r'(\d+)', p.stem).group(1)): p for p in (run/'checkpoints').glob('epoch_*.pth')}
+    return {e: p for e,p in sorted(cks.items()) if epochs is None or e in epochs}
 
 
 def main():
@@ -28,13 +28,13 @@ def main():
     p.add_argument('--real', required=True)
     p.add_argument('--split', default='test')
     p.add_argument('--n', type=int, default=1400)
-    p.add_argument('--every', type=int, default=1, help="score each every-th kept checkpoint (and the last)")
+    p.add_argument('--epochs', help='comma-separated epochs to score (default: every kept checkpoint)')
     p.add_argument('--out', type=Path, help='the CSV (default: RUN/fid_curve.csv)')
     a = p.parse_args()
     out = a.out or a.run/'fid_curve.csv'
     rows = {int(r['epoch']): r for r in csv.DictReader(open(out))} if out.exists() else {}
     log = {int(r['epoch']): r for r in csv.DictReader(open(a.run/'log.csv'))}
-    for epoch,ck in kept(a.run, a.every).items():
+    for epoch,ck in kept(a.run, a.epochs and {int(e) for e in a.epochs.split(',')}).items():
         if epoch in rows or epoch not in log: continue
         start = time.perf_counter()
         res = evaluate(ck, a.real, n=a.n, split=a.split)
