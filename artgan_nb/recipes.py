@@ -6,14 +6,15 @@ Docs: https://artgan-nb.github.io/artgan_nb/recipes.html.md"""
 
 # %% auto #0
 __all__ = ['HOUSE', 'PAPER_BASE', 'RECIPES', 'cli_flag', 'Recipe', 'house_summary', 'paper_options', 'get_recipe',
-           'recipe_problems', 'recipe_text', 'recipes_text', 'recipe_spec', 'recipe_nets']
+           'recipe_problems', 'recipe_text', 'recipes_text', 'recipe_spec', 'recipe_nets', 'recipe_networks',
+           'describe_recipe']
 
 # %% ../nbs/09a_recipes.ipynb #9b9890e2
 import shlex, textwrap
 from dataclasses import dataclass, fields
 
-from .core import with_options
-from .models import ModelSpec, build_gan, n_params
+from .core import with_options, validate
+from .models import ModelSpec, build_gan, n_params, summarize
 from .train import TrainOptions
 
 # %% ../nbs/09a_recipes.ipynb #98a08f8a
@@ -32,6 +33,7 @@ class Recipe:
     paper: str # the paper's title, as in its text ('' for the house recipe)
     summary: str # what the paper did and how the recipe follows it, in prose
     options: dict # option name -> value, applied over the defaults and under the options given
+    counts: tuple = () # the paper's parameter counts of G and D, where it gives them
 
     def flags(self): return ' '.join(cli_flag(k, v) for k,v in self.options.items())
 
@@ -70,13 +72,14 @@ RECIPES = {r.name: r for r in [
            "64); a spectral-norm discriminator with Gaussian noise on its input and dropout; BCE, Adam (0.5, "
            "0.999), batch 64, 500 epochs; images normalised by their mean and std, flipped and rotated by up to 5 "
            "degrees; several D steps per G step; G's two rates change when D's performance passes a threshold; "
-           "checkpoints at intervals. Ours, as the paper gives no value: D's rate 2e-4, 4 D steps per G "
-           "step, noise std 0.1, dropout 0.3, flip probability 0.5, the rate rule's measure (D's accuracy over 20 batches), threshold "
-           "0.8, factor 1.5 and cooldown 0, and a checkpoint kept every 10 epochs.",
+           "checkpoints at intervals. Ours, as the paper gives no value: D's rate 2e-4, 4 D steps per G step, "
+           "noise std 0.1, dropout 0.3, flip probability 0.5, the rate rule's measure (D's accuracy over 20 "
+           "batches), threshold 0.8, factor 1.5 and cooldown 0, and a checkpoint kept every 10 epochs.",
            paper_options(arch='classical', size=128, nz=128, width=64, loss='bce', lr_g=2e-4, lr_g_detail=5e-5,
                  lr_d=2e-4, spectral=True, d_noise=0.1, d_dropout=0.3, norm='dataset', flip=0.5, rotate=5.0, bs=64,
                  epochs=500, n_dis=4, adaptive_lr=True, alr_nets='g', alr_threshold=0.8, alr_factor=1.5,
-                 alr_window=20, alr_cooldown=0, keep_every=10)),
+                 alr_window=20, alr_cooldown=0, keep_every=10),
+           counts=(13_245_312, 2_763_776)),
     Recipe('portraits64', 'DCGAN with self-attention on portraits, pixels in [0, 1], 64 px',
            'The Generation and Analysis of Art Image based on GAN',
            "The paper's: a convolutional GAN on art portraits at 64 px, batch 64, pixels divided by 255 into "
@@ -171,3 +174,17 @@ def recipe_nets(nc:int=3): # image channels, for the recipes that do not say
         G,D = build_gan(s)
         out[name] = (s.arch, s.size, n_params(G), n_params(D))
     return out
+
+def recipe_networks(name:str, **options): # a recipe's name; options of `ModelSpec`, and `gray`, over its own
+    "The checked `ModelSpec` of recipe `name` with `options` over it: one channel where `gray` is set."
+    gray = options.pop('gray', get_recipe(name).options.get('gray', False))
+    return validate(recipe_spec(name, nc=1 if gray else 3, **options))
+
+def describe_recipe(name:str, **options): # a recipe's name; options of `ModelSpec`, and `gray`, over its own
+    "Print the networks recipe `name` builds (`summarize`), then its paper's parameter counts where it gives them."
+    spec = recipe_networks(name, **options)
+    print(f"the networks of recipe {name}:\n"); summarize(spec)
+    if counts := get_recipe(name).counts:
+        G,D = build_gan(spec)
+        print(f"\nhere G {n_params(G):,} and D {n_params(D):,} parameters; "
+              f"the paper counts G {counts[0]:,} and D {counts[1]:,}")
