@@ -33,7 +33,7 @@ from .callbacks.checkpoint import CheckpointError, Interrupted
 from .run import (Config, RunLocked, RunStopped, check_stopped, device_problems, read_checkpoint, config_of,
                            with_recipe, check_run_folder, continued)
 import artgan_nb.run as runs
-from .recipes import recipes_text
+from .recipes import recipes_text, describe_recipe
 from .metrics import EvalOptions, evaluate, report, run_dir, fid_callback
 from .explore import load_run
 
@@ -330,18 +330,24 @@ INFO_FIELDS = option_fields(ModelSpec) + _fields(DataOptions, 'gray')
 PREPARE_FIELDS = _fields(DataOptions, 'labels_csv', 'fit', 'pad_color', 'gray', 'cache', 'workers') + _fields(ModelSpec, 'size')
 
 def artgan_info(argv:list=None): # the arguments; None: the command line's
-    "Print the layers, output shapes and parameter counts of a run's networks, or of those the options describe."
+    "Print the layers, output shapes and parameter counts of a run's, a recipe's or the options' networks."
     p = add_options(command('artgan-info', "Print the layers, output shapes and parameter counts of a run's networks, "
-                            "or of those the options describe."), INFO_FIELDS)
+                            "a recipe's, or those the options describe."), INFO_FIELDS)
     p.add_argument('run', nargs='?', help="a run folder, a checkpoint file or pretrained:NAME: its networks (then give no option)")
-    args = p.parse_args(argv)
-    run_command(describe, args.run, **options_of(args, INFO_FIELDS))
+    p.add_argument('--recipe', default='', help="a recipe's networks, with the options given over it, and its paper's "
+                   "parameter counts where the paper gives them (names: artgan-train --list-recipes)")
+    unset = object() # argparse leaves an attribute it finds set alone: the options left unset stay out
+    args = vars(p.parse_args(argv, argparse.Namespace(**{f.name: unset for f in INFO_FIELDS})))
+    given = {f.name: args[f.name] for f in INFO_FIELDS if args[f.name] is not unset}
+    run_command(describe, args['run'], args['recipe'], **given)
 
-def describe(run=None, # a run folder or a checkpoint file; None: the networks `opts` describe
-             **opts): # options of `INFO_FIELDS`, by name
-    "Summarize the networks of `run` (refusing other options), or those of `ModelSpec` with `opts`."
-    if run is None: return summarize(validate(with_options(ModelSpec(nc=1 if opts.pop('gray') else 3), **opts)))
-    given = [f"--{f.name.replace('_', '-')}" for f in INFO_FIELDS if opts[f.name] != f.default]
+def describe(run=None, # a run folder or a checkpoint file; None: the networks `recipe` and `opts` describe
+             recipe:str='', # a recipe's name: its networks, `opts` over it
+             **opts): # the options of `INFO_FIELDS` given, by name
+    "Summarize the networks of `run` (refusing other options), of `recipe` with `opts`, or of `ModelSpec` with `opts`."
+    if run is None and recipe: return describe_recipe(recipe, **opts)
+    if run is None: return summarize(validate(with_options(ModelSpec(nc=1 if opts.pop('gray', False) else 3), **opts)))
+    given = [f"--{n.replace('_', '-')}" for n in ('recipe', *opts) if n != 'recipe' or recipe]
     if given: raise ValueError(f"{run} has its own networks: drop {' '.join(given)}")
     print(f"the networks of {run}:\n"); summarize(load_run(run).spec)
 

@@ -6,14 +6,15 @@ Docs: https://artgan-nb.github.io/artgan_nb/recipes.html.md"""
 
 # %% auto #0
 __all__ = ['HOUSE', 'PAPER_BASE', 'RECIPES', 'cli_flag', 'Recipe', 'house_summary', 'paper_options', 'get_recipe',
-           'recipe_problems', 'recipe_text', 'recipes_text', 'recipe_spec', 'recipe_nets']
+           'recipe_problems', 'recipe_text', 'recipes_text', 'recipe_spec', 'recipe_nets', 'recipe_networks',
+           'describe_recipe']
 
 # %% ../nbs/09a_recipes.ipynb #9b9890e2
 import shlex, textwrap
 from dataclasses import dataclass, fields
 
-from .core import with_options
-from .models import ModelSpec, build_gan, n_params
+from .core import with_options, validate
+from .models import ModelSpec, build_gan, n_params, summarize
 from .train import TrainOptions
 
 # %% ../nbs/09a_recipes.ipynb #98a08f8a
@@ -32,6 +33,7 @@ class Recipe:
     paper: str # the paper's title, as in its text ('' for the house recipe)
     summary: str # what the paper did and how the recipe follows it, in prose
     options: dict # option name -> value, applied over the defaults and under the options given
+    counts: tuple = () # the paper's parameter counts of G and D, where it gives them
 
     def flags(self): return ' '.join(cli_flag(k, v) for k,v in self.options.items())
 
@@ -56,48 +58,70 @@ def paper_options(**options):
 RECIPES = {r.name: r for r in [
     Recipe('wikiart-dcgan64', 'DCGAN on WikiArt, 64 px',
            'Training a GAN for Artistic Image Generation on the WikiArt Dataset',
-           "The DCGAN of Radford et al. on WikiArt paintings: 64 px centre crops in [-1, 1], width 64, nz 100, "
-           "binary cross-entropy, Adam 2e-4 (0.5, 0.999), batch 128, no augmentation. As the paper's code does, "
-           "the discriminator has BatchNorm on every convolution, the first included, and the layers keep "
-           "PyTorch's own initialisation, and the generator step scores the discriminator step's fakes (the "
-           "PyTorch DCGAN loop); --no-d-first-bn --init dcgan gives the DCGAN of its text.",
-           paper_options(arch='dcgan', size=64, fit='crop', norm='tanh', width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4,
-                 bs=128, d_first_bn=True, init='default', reuse_fakes=True)),
+           "The paper's DCGAN on WikiArt: 64 px in [-1, 1], binary cross-entropy with G maximising log D(G(z)), "
+           "Adam 2e-4 (0.5, 0.999) for both networks, batch 128, 400 epochs, no augmentation. Its code "
+           "(github.com/alissajouljian/GAN) sets the rest: a centre crop to square, nz 100, width 64, BatchNorm on "
+           "every convolution of D (the first included), PyTorch's own initialisation, and a new latent batch for "
+           "the generator's step. Nothing is ours; --no-d-first-bn --init dcgan gives the DCGAN of Radford et al.",
+           paper_options(arch='dcgan', size=64, fit='crop', norm='tanh', width=64, nz=100, loss='bce', lr_g=2e-4,
+                 lr_d=2e-4, bs=128, epochs=400, d_first_bn=True, init='default', reuse_fakes=False)),
     Recipe('classical128', 'Two-stage generator with an adaptive learning rate, 128 px',
            'Classical Artwork Generation using GANs',
-           "A generator in two stages, the initial layers (1024 and 512 channels) at 2e-4 and the detail layers "
-           "(256, 128, 64) at 5e-5, nz 128, width 64 (G 13,245,312 and D 2,763,776 parameters); a spectral-norm "
-           "discriminator with Gaussian noise (std 0.1) on its input and dropout 0.3; images normalised by their "
-           "mean and std, flipped and rotated by up to 5 degrees; batch 64, four D steps per G step. When D's "
-           "accuracy over 20 batches passes 0.8, only G's two groups change rate, by a factor 1.5 (the paper "
-           "gives no values). A checkpoint is kept every 10 epochs.",
-           paper_options(arch='classical', size=128, nz=128, width=64, loss='bce', lr_g=2e-4, lr_g_detail=5e-5, lr_d=2e-4,
-                 spectral=True, d_noise=0.1, d_dropout=0.3, norm='dataset', flip=0.5, rotate=5.0, bs=64, n_dis=4,
-                 adaptive_lr=True, alr_nets='g', alr_threshold=0.8, alr_factor=1.5, alr_window=20, alr_cooldown=0,
-                 keep_every=10)),
+           "The paper's: a generator in two stages, the initial layers (1024 and 512 channels) at 2e-4 and the "
+           "detail layers (256, 128, 64) at 5e-5, nz 128 (G 13,245,312 and D 2,763,776 parameters, which fix width "
+           "64); a spectral-norm discriminator with Gaussian noise on its input and dropout; BCE, Adam (0.5, "
+           "0.999), batch 64, 500 epochs; images normalised by their mean and std, flipped and rotated by up to 5 "
+           "degrees; several D steps per G step; G's two rates change when D's performance passes a threshold; "
+           "checkpoints at intervals. Ours, as the paper gives no value: D's rate 2e-4, 4 D steps per G step, "
+           "noise std 0.1, dropout 0.3, flip probability 0.5, the rate rule's measure (D's accuracy over 20 "
+           "batches), threshold 0.8, factor 1.5 and cooldown 0, and a checkpoint kept every 10 epochs.",
+           paper_options(arch='classical', size=128, nz=128, width=64, loss='bce', lr_g=2e-4, lr_g_detail=5e-5,
+                 lr_d=2e-4, spectral=True, d_noise=0.1, d_dropout=0.3, norm='dataset', flip=0.5, rotate=5.0, bs=64,
+                 epochs=500, n_dis=4, adaptive_lr=True, alr_nets='g', alr_threshold=0.8, alr_factor=1.5,
+                 alr_window=20, alr_cooldown=0, keep_every=10),
+           counts=(13_245_312, 2_763_776)),
     Recipe('portraits64', 'DCGAN with self-attention on portraits, pixels in [0, 1], 64 px',
            'The Generation and Analysis of Art Image based on GAN',
-           "A DCGAN on portraits by various artists: 64 px, batch 64, pixels in [0, 1] with a sigmoid generator "
-           "output to match, rotations (up to 10 degrees), zooms (up to 10%) and flips of the real images, and "
-           "the self-attention it motivates, here on the 16x16 feature maps of G and D.",
-           paper_options(arch='dcgan', size=64, width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4, bs=64, norm='unit',
-                 g_out='sigmoid', rotate=10.0, zoom=0.1, flip=0.5, attn=16)),
+           "The paper's: a convolutional GAN on art portraits at 64 px, batch 64, pixels divided by 255 into "
+           "[0, 1], rotation, scaling and flipping of the training images, and self-attention (SAGAN). Ours, as "
+           "the paper gives no value: the DCGAN pair with nz 100 and width 64, a sigmoid output to match [0, 1], "
+           "rotations up to 10 degrees, zooms up to 10%, flip probability 0.5, the attention on the 16x16 maps of G "
+           "and D, BCE and Adam 2e-4 (0.5, 0.999) (DCGAN's values), and 25 epochs (its loss curve goes past epoch "
+           "25; it gives no total). Its progressive, coarse-to-fine training is not in this recipe.",
+           paper_options(arch='dcgan', size=64, width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4, bs=64,
+                 epochs=25, norm='unit', g_out='sigmoid', rotate=10.0, zoom=0.1, flip=0.5, attn=16)),
     Recipe('19c-dcgan128', 'DCGAN with a fully connected layer on 19th-century styles, 128 px',
            'Creative Machines: Generating 19th century artwork using DCGANs',
-           "128 px paintings resized with antialiasing and padded to square, the training set doubled by their "
-           "mirror images; a generator with a fully connected layer and four transposed convolutions, a "
-           "discriminator of four strided convolutions with dropout on two, BatchNorm on all hidden layers and a "
-           "fully connected head; the minimax loss, 200 epochs, the paper's early stop (Algorithm 1: stop when "
-           "loss_D + loss_G changes by less than 1e-6 between batches) and an evolution grid at epochs 1, 100 "
-           "and 200.",
+           "The paper's: 128 px paintings resized with antialiasing and padded to square, the training set doubled "
+           "by their mirror images, pixels in [-1, 1]; a generator of a fully connected layer and four transposed "
+           "convolutions, a discriminator of four strided convolutions with dropout on two, BatchNorm on all hidden "
+           "layers and a fully connected head; the minimax loss, Adam, 200 epochs, a penalty on the generator's "
+           "overconfidence, Algorithm 1's early stop "
+           "(loss_D + loss_G changing by less than epsilon between batches) and an evolution grid at epochs 1, 100 "
+           "and 200. Ours, as the paper gives no value: black padding, nz 100, width 64, dropout 0.3, Adam 2e-4 "
+           "(0.5, 0.999) and batch 64 (DCGAN's values), epsilon 1e-6, and the penalty's reading (minus the "
+           "entropy of D's verdict on G's images, Pereyra et al. 2017) and weight 1 (--g-confidence).",
            paper_options(arch='dcgan-fc', size=128, fit='pad', pad_color='black', mirror=True, width=64, nz=100,
-                 d_first_bn=True, d_dropout=0.3, loss='minimax', lr_g=2e-4, lr_d=2e-4, bs=64, epochs=200,
-                 early_stop_eps=1e-6, evolution_epochs='1,100,200')),
-    Recipe('abstract128', 'Greyscale DCGAN on abstract art and shapes, 128 px',
+                 d_first_bn=True, d_dropout=0.3, loss='minimax', g_confidence=1.0, lr_g=2e-4, lr_d=2e-4, bs=64,
+                 epochs=200, early_stop_eps=1e-6, evolution_epochs='1,100,200')),
+    Recipe('abstract128', 'DCGAN on abstract art, in colour, 128 px',
            'Art Generation Through Deep Learning',
-           "A DCGAN at 128 px, greyscale end to end, trained on abstract art and on a black-and-white set of "
-           "stars, circles and triangles (the built-in data sets builtin:abstract and builtin:shapes).",
-           paper_options(arch='dcgan', size=128, gray=True, width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4, bs=64)),
+           "The paper's: a GAN with a convolutional discriminator at 128 x 128 px, trained in colour on abstract "
+           "art ('color textures that were all over the place'), 1500 epochs (the one count it gives, under its "
+           "last figures). Ours, as the paper gives no value: DCGAN's networks and training (nz 100, width 64, "
+           "BCE, Adam 2e-4 (0.5, 0.999)), batch 64, and the built-in abstract set builtin:abstract for its "
+           "Kaggle 'Abstract Art Gallery'. Its black-and-white shapes experiment is abstract128-shapes.",
+           paper_options(arch='dcgan', size=128, width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4, bs=64,
+                 epochs=1500)),
+    Recipe('abstract128-shapes', 'Greyscale DCGAN on stars, circles and triangles, 128 px',
+           'Art Generation Through Deep Learning',
+           "The paper's second experiment: the same GAN on black-and-white images of stars, circles and "
+           "triangles, 128 px, 1500 epochs ('these images were created using 1500 epochs'). Ours, as for "
+           "abstract128: DCGAN's networks and training and batch 64; greyscale end to end (the paper's inputs "
+           "were black and white, though its outputs 'started to take on a green color', so its network was "
+           "colour), on the built-in set builtin:shapes for its 'Stars' set.",
+           paper_options(arch='dcgan', size=128, gray=True, data='builtin:shapes', width=64, nz=100, loss='bce',
+                 lr_g=2e-4, lr_d=2e-4, bs=64, epochs=1500)),
     Recipe('fastgan64', 'FastGAN on few paintings, 64 px (a candidate for the house recipe)',
            'Towards Faster and Stabilized GAN Training for High-fidelity Few-shot Image Synthesis',
            "The FastGAN of Liu et al. (ICLR 2021) at 64 px (the fastgan arch): a generator of upsampling, 3x3 "
@@ -150,3 +174,17 @@ def recipe_nets(nc:int=3): # image channels, for the recipes that do not say
         G,D = build_gan(s)
         out[name] = (s.arch, s.size, n_params(G), n_params(D))
     return out
+
+def recipe_networks(name:str, **options): # a recipe's name; options of `ModelSpec`, and `gray`, over its own
+    "The checked `ModelSpec` of recipe `name` with `options` over it: one channel where `gray` is set."
+    gray = options.pop('gray', get_recipe(name).options.get('gray', False))
+    return validate(recipe_spec(name, nc=1 if gray else 3, **options))
+
+def describe_recipe(name:str, **options): # a recipe's name; options of `ModelSpec`, and `gray`, over its own
+    "Print the networks recipe `name` builds (`summarize`), then its paper's parameter counts where it gives them."
+    spec = recipe_networks(name, **options)
+    print(f"the networks of recipe {name}:\n"); summarize(spec)
+    if counts := get_recipe(name).counts:
+        G,D = build_gan(spec)
+        print(f"\nhere G {n_params(G):,} and D {n_params(D):,} parameters; "
+              f"the paper counts G {counts[0]:,} and D {counts[1]:,}")

@@ -24,7 +24,8 @@ import fastai.callback.progress # registers fastai's progress bars with every Le
 from .core import option, validate, with_options
 from .data.loaders import DiffAugment, DIFF_POLICIES
 from .models import ModelSpec, build_gan, param_groups, EMA
-from .losses import LOSSES, SMOOTHABLE, get_loss, gradient_penalty, r1_penalty, instance_noise
+from .losses import (LOSSES, SMOOTHABLE, PROBABILITY_LOSSES, get_loss, gradient_penalty, r1_penalty,
+                              instance_noise)
 
 # %% ../nbs/06_train.ipynb #fa6cfd89
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16} # precision -> autocast dtype
@@ -227,6 +228,9 @@ class TrainOptions:
     diffaug: str = option('none', f"DiffAugment policy for every image D sees, names from {', '.join(DIFF_POLICIES)}; 'none': off")
     label_smoothing: float = option(None, f"one-sided label smoothing of D's real targets; None: 0.1 for {', '.join(SMOOTHABLE)}, else 0",
                                     lo=0, hi=0.5, hi_open=True)
+    g_confidence: float = option(0.0, "weight of the generator's confidence penalty, minus the entropy of D's "
+                                 "verdict on its images, added to G's loss: our reading, after Pereyra et al. 2017, of "
+                                 "19c-dcgan128's 'penalizing overconfidence in the Generator'; 0: none", lo=0)
     instance_noise: float = option(0.0, 'std of Gaussian noise added to every image D sees', lo=0)
     r1: float = option(0.0, 'gamma of the R1 penalty on real images; 0: none', lo=0)
     gp: float = option(10.0, "weight of the gradient penalty of the 'wgan-gp' loss", lo=0)
@@ -251,6 +255,8 @@ class TrainOptions:
         bad = []
         if self.label_smoothing and self.loss not in SMOOTHABLE:
             bad.append(f"label smoothing applies to the {', '.join(SMOOTHABLE)} losses, not {self.loss!r}")
+        if self.g_confidence and self.loss not in PROBABILITY_LOSSES:
+            bad.append(f"g_confidence applies to the {', '.join(PROBABILITY_LOSSES)} losses, not {self.loss!r}")
         if self.diffaug != 'none' and not all(n.strip() in DIFF_POLICIES for n in self.diffaug.split(',')):
             bad.append(f"diffaug must be 'none' or comma-separated names from {', '.join(DIFF_POLICIES)}, got {self.diffaug!r}")
         if self.compile and (self.r1 or self.loss == 'wgan-gp'):
@@ -339,7 +345,8 @@ def gan_learner(dls, # fastai DataLoaders of (image, label) batches with `dls.st
     G,D = build_gan(spec)
     if opts.channels_last: G.to(memory_format=torch.channels_last); D.to(memory_format=torch.channels_last)
     groups_g,groups_d,betas = param_groups(G),param_groups(D),(opts.beta1, opts.beta2)
-    lrs_g,gan_loss = group_rates(groups_g, opts.lr_g, opts.lr_g_detail),get_loss(opts.loss, opts.label_smoothing)
+    lrs_g = group_rates(groups_g, opts.lr_g, opts.lr_g_detail)
+    gan_loss = get_loss(opts.loss, opts.label_smoothing, opts.g_confidence)
     opt_func = lambda _, lr: OptimWrapper(opt=adam(groups_g, lrs_g, betas, fused=True))
     trainer = GANTrainer(adam(groups_d, group_rates(groups_d, opts.lr_d), betas, fused=True), gan_loss.d_loss, opts.n_dis,
                          gp=opts.gp if opts.loss == 'wgan-gp' else 0.0, r1=opts.r1, ema=EMA(G, opts.ema) if opts.ema else None,

@@ -56,3 +56,14 @@ def test_train_on_folder_reports_skips(tmp_path):
 def test_missing_data_folder_is_a_clear_error(tmp_path):
     r = cli('artgan-train', '--data', tmp_path/'nope', '--out', tmp_path)
     assert r.returncode != 0 and 'there is no folder' in r.stderr and 'Traceback' not in r.stderr
+
+def test_info_of_a_recipe(tmp_path):
+    "artgan-info --recipe NAME prints the recipe's networks and, where its paper gives them, the paper's counts beside ours."
+    r = cli('artgan-info', '--recipe', 'classical128')
+    assert r.returncode == 0 and r.stderr == '', r.stderr
+    assert r.stdout.startswith('the networks of recipe classical128:') and '(2, 3, 128, 128)' in r.stdout
+    assert r.stdout.splitlines()[-1] == 'here G 13,245,312 and D 2,763,776 parameters; the paper counts G 13,245,312 and D 2,763,776'
+    r = cli('artgan-info', '--recipe', 'abstract128-shapes', '--size', 32, '--width', 4) # options over the recipe; greyscale
+    assert r.returncode == 0 and '(2, 1, 32, 32)' in r.stdout and 'the paper counts' not in r.stdout, r.stderr
+    r = cli('artgan-info', '--recipe', 'classical')
+    assert r.returncode == 1 and r.stderr.startswith("error: unknown recipe 'classical'") and r.stderr.count('\n') == 1, r.stderr

@@ -40,7 +40,8 @@ def for_site(nb):
 
 # The "Recipes" part of the site, in this order (the papers as in `artgan_nb.recipes.RECIPES`, then the comparison);
 # any other notebook in nbs/recipes follows, sorted.
-RECIPE_PAGES = ('wikiart-dcgan64', 'classical128', 'portraits64', '19c-dcgan128', 'abstract128', 'fastgan64', 'artgan', 'compare')
+RECIPE_PAGES = ('wikiart-dcgan64', 'classical128', 'portraits64', '19c-dcgan128', 'abstract128', 'abstract128-shapes',
+                'fastgan64', 'artgan', 'compare')
 
 def notebooks(nbs=NBS):
     "index.ipynb, then the numbered notebooks (`NN_name.ipynb`) in order; scratch notebooks (`_*`) are skipped."
