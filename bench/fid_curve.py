@@ -1,6 +1,6 @@
 """FID against training time: score the checkpoints a run kept (`--keep-every N`) with one protocol.
 
-Run: OMP_NUM_THREADS=1 PYTHONPATH=. python bench/fid_curve.py RUN --real DIR [--split test] [--n 1400] [--epochs 9,18,36] [--out CURVE.csv]
+Run: OMP_NUM_THREADS=1 PYTHONPATH=. python bench/fid_curve.py RUN --real DIR [--split test] [--n 1400] [--epochs 9,18,36] [--n-train 2000] [--out CURVE.csv]
 
 For every kept checkpoint RUN/checkpoints/epoch_NNNN.pth (or those of `--epochs`), `evaluate` scores the
 generator (its moving average when the run keeps one) with `--n` images against `--n` real ones of DIR/SPLIT, and one row
@@ -29,6 +29,7 @@ def main():
     p.add_argument('--split', default='test')
     p.add_argument('--n', type=int, default=1400)
     p.add_argument('--epochs', help='comma-separated epochs to score (default: every kept checkpoint)')
+    p.add_argument('--n-train', type=int, default=2000, help="training images the memorisation check searches; 0: all")
     p.add_argument('--out', type=Path, help='the CSV (default: RUN/fid_curve.csv)')
     a = p.parse_args()
     out = a.out or a.run/'fid_curve.csv'
@@ -37,7 +38,7 @@ def main():
     for epoch,ck in kept(a.run, a.epochs and {int(e) for e in a.epochs.split(',')}).items():
         if epoch in rows or epoch not in log: continue
         start = time.perf_counter()
-        res = evaluate(ck, a.real, n=a.n, split=a.split)
+        res = evaluate(ck, a.real, n=a.n, split=a.split, n_train=a.n_train)
         minutes = sum(float(log[e]['seconds']) for e in log if e <= epoch) / 60
         rows[epoch] = dict(epoch=epoch, kimg=log[epoch]['kimg'], minutes=f"{minutes:.1f}", fid=f"{res['fid']:.2f}",
                            kid=f"{res['kid_mean']:.4f}", kid_std=f"{res['kid_std']:.4f}")
