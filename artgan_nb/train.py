@@ -224,8 +224,8 @@ class TrainOptions:
     beta1: float = option(0.5, "Adam's beta1, both networks", lo=0, hi=1, hi_open=True)
     beta2: float = option(0.999, "Adam's beta2, both networks", lo=0, hi=1, hi_open=True)
     n_dis: int = option(1, 'discriminator steps per batch', lo=1)
-    ema: float = option(0.0, "decay of the generator's moving average, e.g. 0.999; 0: none", lo=0, hi=1, hi_open=True)
-    diffaug: str = option('none', f"DiffAugment policy for every image D sees, names from {', '.join(DIFF_POLICIES)}; 'none': off")
+    ema: float = option(0.999, "decay of the generator's moving average (warmed up); 0: none", lo=0, hi=1, hi_open=True)
+    diffaug: str = option('color,translation', f"DiffAugment policy for every image D sees, names from {', '.join(DIFF_POLICIES)}; 'none': off")
     label_smoothing: float = option(None, f"one-sided label smoothing of D's real targets; None: 0.1 for {', '.join(SMOOTHABLE)}, else 0",
                                     lo=0, hi=0.5, hi_open=True)
     g_confidence: float = option(0.0, "weight of the generator's confidence penalty, minus the entropy of D's "

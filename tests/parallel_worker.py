@@ -26,7 +26,7 @@ class LinearAdam(Callback):
             for group in opt.param_groups: group['eps'] = 1.0
 
 out,bs = Path(sys.argv[1]),int(sys.argv[2])
-tiny = dict(n_images=32, size=32, nz=8, width=4, bs=bs, diffaug='none', on_collapse='off', out=str(out/'runs'), device='cpu',
+tiny = dict(n_images=32, size=32, nz=8, width=4, bs=bs, diffaug='none', flip=0.0, on_collapse='off', out=str(out/'runs'), device='cpu',
             precision='fp32') # compared with one process to float32 rounding, not bf16's
 train_parallel(**tiny, epochs=2, name='linear', cbs=[Weights('linear'), LinearAdam()]) # compared across process counts
 if num_distrib() > 1:

@@ -239,7 +239,7 @@ class DataOptions:
     cache: str = option('', "where decoded caches go; '': $ARTGAN_CACHE or ~/.cache/artgan_nb")
     workers: int = option(2, 'decoding processes (0: decode in this process)', lo=0)
     norm: str = option('tanh', "normalisation: tanh ([-1, 1]), dataset (mean/std of the images) or unit ([0, 1])", choices=NORMS)
-    flip: float = option(0.0, 'probability of a horizontal flip of each real image', lo=0, hi=1)
+    flip: float = option(0.5, 'probability of a horizontal flip of each real image', lo=0, hi=1)
     jitter: float = option(0.0, 'probability of a small rotation (up to 5 degrees) and zoom (up to 5%) of each real image', lo=0, hi=1)
     holdout: float = option(0.0, 'fraction of each label held out of training, seeded; 0: train on every image', lo=0, hi=0.5, hi_open=True)
     rotate: float = option(0.0, 'largest random rotation of every real image, in degrees, apart from jitter; 0: none', lo=0, hi=180)
