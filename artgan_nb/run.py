@@ -384,7 +384,8 @@ def gan_of(ck:dict, # a checkpoint, as `read_checkpoint` gives it
     "The trained G and D of checkpoint `ck` (in eval mode) and the `ModelSpec` they were built from."
     try: spec = from_dict(ModelSpec, ck['config']['model']); G,D = build_gan(spec)
     except (ValueError, TypeError, KeyError) as e: raise CheckpointError(f"{name}: its model options cannot be built ({e})") from None
-    load_weights(G, ck['ema'] if ema and 'ema' in ck else ck['generator'], 'generator', name)
+    load_weights(G, ck['generator'], 'generator', name) # checked even where the moving average is the one used
+    if ema and 'ema' in ck: load_weights(G, ck['ema'], 'moving average', name)
     load_weights(D, ck['discriminator'], 'discriminator', name)
     return G.to(device).eval(),D.to(device).eval(),spec
 

@@ -32,7 +32,7 @@ def test_bar_on_a_terminal(tmp_path):
     bars = [l for l in out.split('\r') if l.startswith('epoch 2/2 |')]
     assert len(bars) >= BATCHES, out # drawn at the start of the epoch and after every batch, in place
     assert all(w in bars[-1] for w in ('100.00% [4/4', '0.128 kimg', 'img/s', 'ETA 00:00')), bars[-1]
-    assert 'epoch 2/2  loss_d' in out and 'done: 0.128 kimg seen' in out
+    assert 'epoch 2/2  0.128 kimg' in out and '  loss_d ' in out and 'done: 0.128 kimg seen' in out
 
 @pytest.fixture(scope='module')
 def piped(tmp_path_factory):

@@ -103,7 +103,7 @@ def toc():
                                                               for cap,names in parts if names)
 
 def build(out:Path):
-    "Write processed notebooks, `_config.yml`, `_toc.yml` and MathJax to OUT/src, then build OUT/_build/html."
+    "Write processed notebooks, their images, `_config.yml`, `_toc.yml` and MathJax to OUT/src, then build OUT/_build/html."
     src = out/'src'
     src.mkdir(parents=True, exist_ok=True)
     (src/'recipes').mkdir(exist_ok=True)
@@ -111,6 +111,7 @@ def build(out:Path):
     (src/'_config.yml').write_text(config())
     (src/'_toc.yml').write_text(toc())
     shutil.copytree(mathjax_dir(), src/MATHJAX_STATIC/'mathjax', dirs_exist_ok=True)
+    shutil.copytree(NBS/'images', src/'images', dirs_exist_ok=True) # the pictures the markdown shows
     subprocess.run([sys.executable, '-c', 'from jupyter_book.cli.main import main; main()', 'build', '--all', '-q', str(src), '--path-output', str(out)], check=True)
     return out/'_build'/'html'
 

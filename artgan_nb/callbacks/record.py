@@ -370,7 +370,7 @@ class EpochSummary(Callback):
         print('\n'.join([head, *wrapped(stats)]), flush=True) # within 100 columns
 
 # %% ../../nbs/07_callbacks_record.ipynb #a198895c
-RUN_FILES = (('samples/', 'fixed latent vectors after each epoch; also evolution.png, evolution.gif'),
+RUN_FILES = (('samples/', 'the same latent vectors after every epoch; evolution.png, .gif: all'),
              ('log.csv', "every epoch's statistics; losses.png plots them"),
              ('losses.csv', "every batch's losses (D's at each step); losses_iter.png plots them"),
              ('tensorboard/', 'the losses of every batch, the statistics, samples and options'),
