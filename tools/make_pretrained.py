@@ -1,6 +1,6 @@
 """Make a pretrained generator from a finished run: the slimmed checkpoint and its model card.
 
-Run: python tools/make_pretrained.py RUN --name wikiart64 --curve CURVE.csv --hardware "..." --command "artgan-train ..."
+Run: python tools/make_pretrained.py RUN --name wikiart64 --curve CURVE.csv --hardware "..." --command "artgan-train ..." [--note "..."]
 
 Writes artgan_nb/pretrained/NAME.pth (`pretrained_checkpoint` of RUN's last checkpoint) and NAME.md, the model card,
 from what the run recorded: config.json, log.csv, eval.json (run `artgan-eval RUN --real DIR --split test --n 1400 --pr
@@ -29,8 +29,8 @@ research use only.** Its images may resemble works it saw; the memorisation chec
 ## Training
 - Images seen: {kimg:,.0f} thousand ({epochs} epochs of batches of {bs}), in {minutes:.0f} minutes.
 - Hardware: {hardware}.
-- Options (those not at their defaults are in the command): {options}.
-- Reproduce it: `{command}`
+- Options: {options}.
+- Reproduce it: `{command}`{note}
 
 ## Scores
 Protocol: {n_fake:,} generated images against the {n_real:,} held-out test paintings
@@ -43,9 +43,10 @@ ones, is FID 40.0, KID 0.0001 at 64 px.
 | this generator | {fid:.1f} | {kid:.4f} +- {kid_std:.4f} | {precision:.3f} | {recall:.3f} |
 
 Memorisation: {mem:.1%} of generated images are closer to one of the {n_mem:,} training paintings than
-{q:.0%} of held-out paintings are (about {q:.0%} expected without copying).
+{q:.0%} of held-out paintings are (about {q:.0%} expected without copying). Its discriminator calls {d_fake:.0%} of
+the held-out paintings fake (and {d_acc_fake:.0%} of its samples): it has learned the training set by heart.
 
-FID during the run (the same protocol, at kept checkpoints):
+FID during the run (the same protocol, at the checkpoints it kept):
 
 | kimg | minutes | FID | KID |
 |---|---|---|---|
@@ -63,7 +64,7 @@ subject: faces, hands, text and perspective are rarely right. It has seen only t
 def sha256(path): return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def card(run, name, out, classes, hardware, command, curve):
+def card(run, name, out, classes, hardware, command, note, curve):
     "The model card's text, from the files in `run`, the class names of its data and the curve rows."
     cfg,ev = json.loads((run/'config.json').read_text()),json.loads((run/'eval.json').read_text())
     log = list(csv.DictReader(open(run/'log.csv')))
@@ -79,7 +80,8 @@ def card(run, name, out, classes, hardware, command, curve):
         epochs=log[-1]['epoch'], bs=t['bs'], minutes=sum(float(r['seconds']) for r in log) / 60, hardware=hardware,
         options=options, command=command, n_fake=ev['n_fake'], n_real=ev['n_real'], fid=ev['fid'], kid=ev['kid_mean'],
         kid_std=ev['kid_std'], precision=ev.get('precision', float('nan')), recall=ev.get('recall', float('nan')),
-        mem=mem['frac_copies'], n_mem=mem['n_train'], q=mem['q'], curve=rows,
+        mem=mem['frac_copies'], n_mem=mem['n_train'], q=mem['q'], curve=rows, note=f'\n- {note}' if note else '',
+        d_fake=1 - ev['d_acc_real'], d_acc_fake=ev['d_acc_fake'],
         cond='paints the 7 styles by name (--class)' if m['cond'] else 'cannot be asked for a style', sha=sha256(out))
 
 
@@ -90,13 +92,14 @@ def main():
     p.add_argument('--curve', type=Path, required=True, help='CSV of kimg,minutes,fid,kid rows')
     p.add_argument('--hardware', required=True)
     p.add_argument('--command', required=True, help='the command that trained the run')
+    p.add_argument('--note', default='', help='a sentence on how the run differs from what the command does today')
     a = p.parse_args()
     out = PACKAGE/f'{a.name}.pth'
     slim = pretrained_checkpoint(load_checkpoint(checkpoint_path(a.run)))
     atomic_save(slim, out)
     mb = out.stat().st_size / 2**20
     if mb > MAX_MB: raise SystemExit(f"{out.name} is {mb:.1f} MB, more than the {MAX_MB} MB a package should carry")
-    (PACKAGE/f'{a.name}.md').write_text(card(a.run, a.name, out, slim['data']['classes'], a.hardware, a.command, list(csv.DictReader(open(a.curve)))))
+    (PACKAGE/f'{a.name}.md').write_text(card(a.run, a.name, out, slim['data']['classes'], a.hardware, a.command, a.note, list(csv.DictReader(open(a.curve)))))
     print(f"wrote {out} ({mb:.1f} MB) and {a.name}.md")
 
 
