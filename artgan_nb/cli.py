@@ -333,7 +333,8 @@ def artgan_info(argv:list=None): # the arguments; None: the command line's
     "Print the layers, output shapes and parameter counts of a run's, a recipe's or the options' networks."
     p = add_options(command('artgan-info', "Print the layers, output shapes and parameter counts of a run's networks, "
                             "a recipe's, or those the options describe."), INFO_FIELDS)
-    p.add_argument('run', nargs='?', help="a run folder, a checkpoint file or pretrained:NAME: its networks (then give no option)")
+    p.add_argument('run', nargs='?',
+                   help="a run folder, a checkpoint file or pretrained:NAME: its networks (then give no option)")
     p.add_argument('--recipe', default='', help="a recipe's networks, with the options given over it, and its paper's "
                    "parameter counts where the paper gives them (names: artgan-train --list-recipes)")
     unset = object() # argparse leaves an attribute it finds set alone: the options left unset stay out

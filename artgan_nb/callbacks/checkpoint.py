@@ -115,8 +115,8 @@ def pretrained_names():
 
 def pretrained_file(run): # 'pretrained:NAME'
     "The checkpoint file of pretrained generator `run`; an unknown name is a `CheckpointError` naming those there are."
-    name,there = str(run)[len(PRETRAINED):],[PRETRAINED + n for n in pretrained_names()]
-    if name not in pretrained_names(): raise CheckpointError(f"no pretrained generator {run}: there is {', '.join(there) or 'none'}")
+    name,there = str(run)[len(PRETRAINED):],', '.join(PRETRAINED + n for n in pretrained_names()) or 'none'
+    if name not in pretrained_names(): raise CheckpointError(f"no pretrained generator {run}: there is {there}")
     return Path(files('artgan_nb')/'pretrained'/f'{name}.pth')
 
 def pretrained_folder(run): # 'pretrained:NAME'
@@ -131,11 +131,10 @@ def checkpoint_path(run_or_ckpt): # a run folder, a checkpoint file or 'pretrain
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #3476ccae
 def pretrained_checkpoint(ck:dict): # a run's checkpoint, as `load_checkpoint` gives it
-    "The checkpoint a pretrained generator ships: config, G's moving average (else G) and D in half precision, class names."
+    "What a pretrained generator ships: config, G's moving average (else G) and D in half precision, class names."
     half = lambda state: {k: v.half() if v.is_floating_point() else v for k,v in state.items()}
-    classes = ck.get('data', {}).get('classes') or []
-    return dict(config=ck['config'], generator=half(ck.get('ema') or ck['generator']), discriminator=half(ck['discriminator']),
-                data=dict(classes=classes))
+    G,classes = half(ck.get('ema') or ck['generator']),ck.get('data', {}).get('classes') or []
+    return dict(config=ck['config'], generator=G, discriminator=half(ck['discriminator']), data=dict(classes=classes))
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #da012c23
 def get_rng_states():

@@ -350,11 +350,12 @@ class LiveProgress(Callback):
 
 # %% ../../nbs/07_callbacks_record.ipynb #b923b737
 class EpochSummary(Callback):
-    "Print a line as training starts, and after each epoch kimg, duration, speed and time left, then its averages and extras."
+    "Print a line as training starts; after each epoch, kimg, duration, speed and time left, then the averages and extras."
     order = 65 # after fastai's Recorder, and after MetricsLog has gathered the epoch's extras
     def before_fit(self):
         self.epochs,self.seconds,dl = 0,0.0,self.dls.train
-        print(f"training {self.n_epoch} epoch{'s' * (self.n_epoch != 1)} of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
+        epochs = f"{self.n_epoch} epoch{'s' * (self.n_epoch != 1)}"
+        print(f"training {epochs} of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
     def before_epoch(self): self.start,self.n = time.perf_counter(),0
     def before_train(self): self.train_start = time.perf_counter()
     def after_train(self): self.train_seconds = time.perf_counter() - self.train_start
