@@ -6,6 +6,7 @@ from .data.collection import *
 from .data.loaders import *
 from .fastgan import *
 from .models import *
+from .export import *
 from .losses import *
 from .train import *
 from .callbacks.record import *
@@ -17,4 +18,7 @@ from .run import *
 try: from .parallel import *
 except MissingExtra: pass # several processes need the `parallel` extra (Accelerate); the rest runs without it
 from .metrics import *
+from .fid import *
 from .explore import *
+from .write import *
+from .widgets import *

@@ -61,7 +61,8 @@ def write_file(path, # where to write; a symbolic link there is replaced, never 
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
-        with os.fdopen(fd, 'wb') as f: f.write(data.encode() if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data.encode() if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
@@ -96,7 +97,8 @@ def save_grid(x:torch.Tensor, # a batch of normalised images, (N, C, H, W)
     "Write the batch to `path` as one PNG grid; returns the path."
     path,buf = Path(path),io.BytesIO()
     fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None: raise ValueError(f"cannot write an image to {path}: unknown file extension {path.suffix!r} (use .png or .jpg)")
+    if fmt is None:
+        raise ValueError(f"cannot write an image to {path}: unknown file extension {path.suffix!r} (use .png or .jpg)")
     vutils.save_image(image_grid(x, nrow, mean, std), buf, format=fmt)
     return write_file(path, buf.getvalue())
 
@@ -209,7 +211,8 @@ def option(default, # the value used when the option is not given
            lo_open:bool=False, hi_open:bool=False, # exclude `lo` or `hi` itself
            cli:bool=True): # False: filled in by the package (a model's channels, say), not a command-line option
     "A dataclass field holding its default, its help text and its check: the one place an option is written."
-    return field(default=default, metadata=dict(help=help, choices=choices, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, cli=cli))
+    checks = dict(choices=choices, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
+    return field(default=default, metadata=dict(help=help, cli=cli, **checks))
 
 # %% ../nbs/00_core.ipynb #b7fee3f6
 def _interval(lo, hi, lo_open, hi_open):
@@ -222,7 +225,8 @@ def _type_problem(name, value, kind):
     elif kind is int: ok = isinstance(value, int) and not isinstance(value, bool)
     elif kind is float: ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     else: ok = isinstance(value, kind)
-    return [] if ok else [f"{name} must be {'a finite number' if kind is float else f'of type {kind.__name__}'}, got {value!r}"]
+    what = 'a finite number' if kind is float else f'of type {kind.__name__}'
+    return [] if ok else [f"{name} must be {what}, got {value!r}"]
 
 def value_problems(f, # a field made by `option`
                    value):
@@ -234,7 +238,8 @@ def value_problems(f, # a field made by `option`
     if m.get('choices') is not None and value not in m['choices']:
         return [f"{name} must be one of {', '.join(map(str, m['choices']))}, got {value!r}"]
     lo,hi,lo_open,hi_open = m.get('lo'),m.get('hi'),m.get('lo_open'),m.get('hi_open')
-    if (lo is not None and (value <= lo if lo_open else value < lo)) or (hi is not None and (value >= hi if hi_open else value > hi)):
+    below = lo is not None and (value <= lo if lo_open else value < lo)
+    if below or (hi is not None and (value >= hi if hi_open else value > hi)):
         return [f"{name} must be {_interval(lo, hi, lo_open, hi_open)}, got {value}"]
     return []
 
@@ -269,8 +274,8 @@ def with_options(cfg, # a dataclass of options (a tree)
     "A copy of `cfg` with the options named in `kw` set; an unknown name is a `ValueError`."
     unknown = set(kw) - {f.name for f in option_fields(type(cfg), cli_only=False)}
     if unknown: raise ValueError(f"unknown option{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
-    sub = {f.name: with_options(getattr(cfg, f.name), **{k: kw.pop(k) for k in list(kw) if k in {g.name for g in option_fields(f.type, False)}})
-           for f in fields(cfg) if is_dataclass(f.type)}
+    mine = lambda t: {k: kw.pop(k) for k in list(kw) if k in {g.name for g in option_fields(t, False)}}
+    sub = {f.name: with_options(getattr(cfg, f.name), **mine(f.type)) for f in fields(cfg) if is_dataclass(f.type)}
     return replace(cfg, **sub, **kw)
 
 # %% ../nbs/00_core.ipynb #8025e9a3
@@ -281,7 +286,9 @@ def from_dict(cls, # a dataclass of options (a tree)
     "The `cls` that `d` describes; a name `cls` does not know is a `ValueError`."
     known = {f.name: f for f in fields(cls)}
     unknown = set(d) - set(known)
-    if unknown: raise ValueError(f"unknown option{'s' if len(unknown) > 1 else ''} in {cls.__name__}: {', '.join(sorted(unknown))}")
+    if unknown:
+        s = 's' if len(unknown) > 1 else ''
+        raise ValueError(f"unknown option{s} in {cls.__name__}: {', '.join(sorted(unknown))}")
     def value(f, v):
         if is_dataclass(f.type): return from_dict(f.type, v)
         return tuple(v) if f.type is tuple and v is not None else v # JSON turns tuples into lists

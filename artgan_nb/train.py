@@ -289,7 +289,8 @@ def spec_for(dls, # DataLoaders of (image, label) batches with `dls.stats`, as `
 # %% ../nbs/06_train.ipynb #75c1f968
 import matplotlib.pyplot as plt
 from .core import normalize, show_grid
-from .models import sample, export_generator
+from .models import sample
+from .export import export_generator
 
 class GANLearner(Learner):
     "fastai's `Learner` for a GAN: `show_results` draws samples beside real images, `export` writes the generator."

@@ -10,7 +10,8 @@ import psutil, pytest, torch
 from conftest import cli
 from artgan_nb import cli as commands
 from artgan_nb.cli import artgan_train, artgan_sample, artgan_export
-from artgan_nb.models import ModelSpec, build_gan, export_generator
+from artgan_nb.models import ModelSpec, build_gan
+from artgan_nb.export import export_generator
 from artgan_nb.run import train, read_config
 from artgan_nb.callbacks.checkpoint import processes_note
 from artgan_nb.explore import load_run, seed_latents

@@ -7,7 +7,7 @@ from PIL import Image
 
 from conftest import ROOT, cli
 from artgan_nb.run import train
-from artgan_nb.cli import write_samples, SampleOptions
+from artgan_nb.write import write_samples, SampleOptions
 from artgan_nb.explore import load_run, seed_latents
 
 TINY = dict(size=32, bs=16, n_images=64, epochs=1, nz=16, width=8, device='cpu')
