@@ -7,9 +7,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['USER_ERRORS', 'RESUME_OPTIONS', 'INFO_FIELDS', 'PREPARE_FIELDS', 'EVAL_FIELDS', 'add_options', 'Parser', 'add_groups',
            'command', 'options_of', 'message', 'run_command', 'train_parser', 'nproc_value', 'without_nproc',
-           'given_options', 'fid_callbacks', 'train_config', 'trainers', 'train_or_resume', 'launch_on', 'artgan_train',
-           'artgan_sample', 'artgan_export', 'artgan_info', 'describe', 'prepare_report', 'artgan_prepare',
-           'eval_parser', 'artgan_eval']
+           'parse_given', 'given_options', 'fid_callbacks', 'train_config', 'trainers', 'train_or_resume', 'launch_on',
+           'artgan_train', 'artgan_sample', 'artgan_export', 'artgan_info', 'describe', 'prepare_report',
+           'artgan_prepare', 'eval_parser', 'artgan_eval']
 
 # %% ../nbs/12_cli.ipynb #ca0afec8
 import argparse, difflib, sys, warnings
@@ -129,11 +129,17 @@ def without_nproc(argv:list): # the command's arguments
         elif not a.startswith('--nproc='): out.append(a)
     return out
 
+def parse_given(p, # an `argparse.ArgumentParser`
+                fields:list, # the option fields whose given values are wanted
+                argv:list=None): # the arguments; None: the command line's
+    "(every argument by name, {name: value} of the `fields` written in `argv`): those left to their defaults absent."
+    unset = object() # argparse leaves an attribute it finds set alone
+    args = vars(p.parse_args(argv, argparse.Namespace(**{f.name: unset for f in fields})))
+    return args,{f.name: args[f.name] for f in fields if args[f.name] is not unset}
+
 def given_options(argv:list=None): # the arguments; None: the command line's
     "{name: value} of the options of `Config` written in `argv`: those left to their defaults are absent."
-    unset = object() # argparse leaves an attribute it finds set alone
-    given = vars(train_parser().parse_args(argv, argparse.Namespace(**{f.name: unset for f in option_fields(Config)})))
-    return {f.name: given[f.name] for f in option_fields(Config) if given[f.name] is not unset}
+    return parse_given(train_parser(), option_fields(Config), argv)[1]
 
 def fid_callbacks(cfg:Config): # the run's options
     "The FID-during-training callback that `--fid-every` asks for, if it does (see `fid.fid_callback`)."
@@ -234,9 +240,7 @@ def artgan_info(argv:list=None): # the arguments; None: the command line's
                    help="a run folder, a checkpoint file or pretrained:NAME: its networks (then give no option)")
     p.add_argument('--recipe', default='', help="a recipe's networks, with the options given over it, and its paper's "
                    "parameter counts where the paper gives them (names: artgan-train --list-recipes)")
-    unset = object() # argparse leaves an attribute it finds set alone: the options left unset stay out
-    args = vars(p.parse_args(argv, argparse.Namespace(**{f.name: unset for f in INFO_FIELDS})))
-    given = {f.name: args[f.name] for f in INFO_FIELDS if args[f.name] is not unset}
+    args,given = parse_given(p, INFO_FIELDS, argv)
     run_command(describe, args['run'], args['recipe'], **given)
 
 def describe(run=None, # a run folder or a checkpoint file; None: the networks `recipe` and `opts` describe

@@ -6,7 +6,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/recipes.html.md"""
 
 # %% auto #0
 __all__ = ['HOUSE', 'PAPER_BASE', 'RECIPES', 'cli_flag', 'Recipe', 'house_summary', 'paper_options', 'get_recipe',
-           'recipe_problems', 'recipe_text', 'recipes_text', 'recipe_spec', 'recipe_nets', 'recipe_networks',
+           'recipe_problems', 'recipe_text', 'recipes_text', 'recipe_spec', 'recipe_networks', 'recipe_nets',
            'describe_recipe']
 
 # %% ../nbs/09a_recipes.ipynb #9b9890e2
@@ -169,20 +169,19 @@ def recipe_spec(name:str, **options): # a recipe's name; model options over it
     model = {f.name for f in fields(ModelSpec)}
     return with_options(ModelSpec(), **{k: v for k,v in {**get_recipe(name).options, **options}.items() if k in model})
 
-def recipe_nets(nc:int=3): # image channels, for the recipes that do not say
-    "{recipe: (its spec's arch, size, G's parameters, D's parameters)}."
-    out = {}
-    for name in RECIPES:
-        s = recipe_spec(name)
-        s = with_options(s, nc=1) if get_recipe(name).options.get('gray') else with_options(s, nc=nc)
-        G,D = build_gan(s)
-        out[name] = (s.arch, s.size, n_params(G), n_params(D))
-    return out
-
 def recipe_networks(name:str, **options): # a recipe's name; options of `ModelSpec`, and `gray`, over its own
     "The checked `ModelSpec` of recipe `name` with `options` over it: one channel where `gray` is set."
     gray = options.pop('gray', get_recipe(name).options.get('gray', False))
     return validate(recipe_spec(name, nc=1 if gray else 3, **options))
+
+def recipe_nets():
+    "{recipe: (its spec's arch, size, G's parameters, D's parameters)}, each spec as `recipe_networks` builds it."
+    out = {}
+    for name in RECIPES:
+        s = recipe_networks(name)
+        G,D = build_gan(s)
+        out[name] = (s.arch, s.size, n_params(G), n_params(D))
+    return out
 
 def describe_recipe(name:str, **options): # a recipe's name; options of `ModelSpec`, and `gray`, over its own
     "Print the networks recipe `name` builds (`summarize`), then its paper's parameter counts where it gives them."

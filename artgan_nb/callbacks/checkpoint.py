@@ -115,8 +115,9 @@ def pretrained_names():
 
 def pretrained_file(run): # 'pretrained:NAME'
     "The checkpoint file of pretrained generator `run`; an unknown name is a `CheckpointError` naming those there are."
-    name,there = str(run)[len(PRETRAINED):],', '.join(PRETRAINED + n for n in pretrained_names()) or 'none'
-    if name not in pretrained_names(): raise CheckpointError(f"no pretrained generator {run}: there is {there}")
+    name,names = str(run)[len(PRETRAINED):],pretrained_names()
+    there = ', '.join(PRETRAINED + n for n in names) or 'none'
+    if name not in names: raise CheckpointError(f"no pretrained generator {run}: there is {there}")
     return Path(files('artgan_nb')/'pretrained'/f'{name}.pth')
 
 def pretrained_folder(run): # 'pretrained:NAME'
