@@ -39,8 +39,8 @@ class Recipe:
     def flags(self): return ' '.join(cli_flag(k, v) for k,v in self.options.items())
 
 # %% ../nbs/09a_recipes.ipynb #ceeae381
-HOUSE = ('arch', 'size', 'width', 'nz', 'g_up', 'loss', 'label_smoothing', 'lr_g', 'lr_d', 'bs', 'n_dis', 'reuse_fakes', 'diffaug',
-         'ema', 'flip', 'r1', 'epochs')
+HOUSE = ('arch', 'size', 'width', 'nz', 'g_up', 'loss', 'label_smoothing', 'lr_g', 'lr_d', 'bs', 'n_dis', 'reuse_fakes',
+         'diffaug', 'ema', 'flip', 'r1', 'epochs')
 
 def house_summary(names=HOUSE): # option names of the data, model and training groups
     "The default values of options `names`, as 'name value' text."
@@ -152,7 +152,8 @@ def get_recipe(name:str): # a recipe's name, as `RECIPES` holds it
 
 def recipe_problems(name:str): # the `recipe` option's value; '' for none
     "What is wrong with the value of the `recipe` option, as messages (none if it is fine)."
-    return [] if name == '' or name in RECIPES else [f"recipe must be '' (none) or one of {', '.join(RECIPES)}, got {name!r}"]
+    if name == '' or name in RECIPES: return []
+    return [f"recipe must be '' (none) or one of {', '.join(RECIPES)}, got {name!r}"]
 
 def recipe_text(r:Recipe, width:int=100): # the text's width in characters
     "`r` as a block of text: name and title, paper, summary, and what it sets."
