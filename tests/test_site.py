@@ -64,14 +64,19 @@ def test_maths_rendered_offline(site, tmp_path):
         assert len(frames) == n_math and not left, f"{p.name}: {n_math} maths, {len(frames)} typeset, {len(left)} left as TeX"
         assert 'Math Processing Error' not in dom, p.name
 
-def test_explorer_page_renders_its_images(site, tmp_path):
-    "The explorer's page shows its pictures (samples, walk, directions, nearest paintings, the still of the widgets), every one loaded."
+def images_loaded(site, name, tmp_path):
+    "The DOM of the page `name` and its count of images: (loaded, total)."
     probe = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-images', "
              "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length + '/' + document.images.length));</script>")
-    page = site/'13_explore_probe.html'  # beside the page, so that its relative image links resolve
-    page.write_text((site/'13_explore.html').read_text().replace('</body>', probe + '</body>'))
+    page = site/f'{name}_probe.html'  # beside the page, so that its relative image links resolve
+    page.write_text((site/f'{name}.html').read_text().replace('</body>', probe + '</body>'))
     try: dom = render(chromium(), page, tmp_path)
     finally: page.unlink()
-    assert 'ExplorerUI' in dom and 'href="12_cli.html"' in dom
-    loaded,total = map(int, re.search(r'data-images="(\d+)/(\d+)"', dom).groups())
-    assert loaded == total >= 5, f"{loaded} of {total} images loaded"
+    return dom, tuple(map(int, re.search(r'data-images="(\d+)/(\d+)"', dom).groups()))
+
+@pytest.mark.parametrize('name,shows,least', [('13_explore', 'Neighbours', 4), ('13b_widgets', 'ExplorerUI', 1)])
+def test_explorer_pages_render_their_images(site, tmp_path, name, shows, least):
+    "The explorer's pages show their pictures (samples, walk, directions, nearest paintings; the still of the widgets), every one loaded."
+    dom, (loaded, total) = images_loaded(site, name, tmp_path)
+    assert shows in dom and 'href="12_cli.html"' in dom
+    assert loaded == total >= least, f"{name}: {loaded} of {total} images loaded"
