@@ -5,6 +5,7 @@ from .data.abstract import *
 from .data.collection import *
 from .data.loaders import *
 from .fastgan import *
+from .grow import *
 from .models import *
 from .export import *
 from .losses import *

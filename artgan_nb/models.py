@@ -21,6 +21,7 @@ from torch.nn.utils import parametrize
 
 from .core import option, with_options, check_options, value_problems
 from .fastgan import FastGenerator, FastDiscriminator
+from .grow import make_growing, grown
 
 # %% ../nbs/04_models.ipynb #5736ead2
 SIZES = (32, 64, 128, 256)
@@ -63,9 +64,11 @@ class Generator(nn.Sequential):
         super().__init__(*layers)
         self.nz = nz
         self.class_scale = nn.Parameter(0.02 * torch.randn(n_classes, nz)) if n_classes else None
+        self.register_buffer('level', None) # a growing generator's level (see `grow`)
 
     def forward(self, z, y=None):
-        return super().forward(z if self.class_scale is None else z * (1 + self.class_scale[y]))
+        z = z if self.class_scale is None else z * (1 + self.class_scale[y])
+        return super().forward(z) if self.level is None else grown(self, z)
 
 # %% ../nbs/04_models.ipynb #fc500f2a
 def spectral_norm_all(model:nn.Module):
@@ -217,10 +220,10 @@ class ClassicalGenerator(DCGANGenerator):
         super().__init__(size, nz, nc, ngf, attn_res, n_classes, up, out)
 
     def param_groups(self):
-        "{'initial': z to the 8x8 feature map, with the class embedding; 'detail': the rest}."
+        "{'initial': z to the 8x8 feature map, with the class embedding and any to-RGB weights; 'detail': the rest}."
         third = [i for i,m in enumerate(self) if isinstance(m, (nn.ConvTranspose2d, nn.Upsample))][2]
-        scale = [] if self.class_scale is None else [self.class_scale]
-        initial = [*nn.Sequential(*list(self)[:third]).parameters(), *scale]
+        own = list(self.parameters(recurse=False)) # the class vectors and a growing G's to-RGB weights, if any
+        initial = [*nn.Sequential(*list(self)[:third]).parameters(), *own]
         return {'initial': initial, 'detail': list(nn.Sequential(*list(self)[third:]).parameters())}
 
 # %% ../nbs/04_models.ipynb #a832b7df
@@ -279,6 +282,8 @@ class ModelSpec:
                         choices=('tanh', 'sigmoid'))
     g_up: str = option('resize', "G's upsampling: deconv (4x4/2 transposed conv) or resize (nearest x2, 3x3 conv)",
                        choices=('deconv', 'resize'))
+    progressive: float = option(0.0, "progressive growing (see grow): kimg of each phase, G growing from 8 px, each "
+                                "new side faded in over as many kimg; 0: off (archs dcgan, dcgan-fc, classical)", lo=0)
 
     def more_problems(self):
         "What `build_gan` says of the options (built on the meta device: no memory, no time)."
@@ -305,6 +310,9 @@ def build_gan(spec:ModelSpec=None, # the networks' spec; None: the default one
     if bad: raise ValueError(bad[0])
     G_cls,D_cls = ARCHS[s.arch]
     G = G_cls(s.size, s.nz, s.nc, s.width, attn_res=s.attn or None, n_classes=s.n_classes, up=s.g_up, out=s.g_out)
+    if s.progressive and not isinstance(G, Generator):
+        raise ValueError(f"progressive: the {s.arch} generator cannot grow (dcgan, dcgan-fc and classical ones can)")
+    if s.progressive: make_growing(G, s.size)
     D = D_cls(s.size, s.nc, s.width, attn_res=s.attn or None, n_classes=s.n_classes, **d_options(s, D_cls))
     return (G.apply(dcgan_init),D.apply(dcgan_init)) if s.init == 'dcgan' else (G,D)
 

@@ -85,13 +85,15 @@ RECIPES = {r.name: r for r in [
     Recipe('portraits64', 'DCGAN with self-attention on portraits, pixels in [0, 1], 64 px',
            'The Generation and Analysis of Art Image based on GAN',
            "The paper's: a convolutional GAN on art portraits at 64 px, batch 64, pixels divided by 255 into "
-           "[0, 1], rotation, scaling and flipping of the training images, and self-attention (SAGAN). Ours, as "
+           "[0, 1], rotation, scaling and flipping of the training images, self-attention (SAGAN) and progressive, "
+           "coarse-to-fine training. Ours, as "
            "the paper gives no value: the DCGAN pair with nz 100 and width 64, a sigmoid output to match [0, 1], "
            "rotations up to 10 degrees, zooms up to 10%, flip probability 0.5, the attention on the 16x16 maps of G "
-           "and D, BCE and Adam 2e-4 (0.5, 0.999) (DCGAN's values), and 25 epochs (its loss curve goes past epoch "
-           "25; it gives no total). Its progressive, coarse-to-fine training is not in this recipe.",
+           "and D, BCE and Adam 2e-4 (0.5, 0.999) (DCGAN's values), 25 epochs (its loss curve goes past epoch "
+           "25; it gives no total), and the growth's schedule: from 8 px, 8 kimg per phase (about two epochs of its "
+           "4,117 portraits), so G reaches 64 px after 48 kimg, before half of the 25 epochs' 103 kimg.",
            paper_options(arch='dcgan', size=64, width=64, nz=100, loss='bce', lr_g=2e-4, lr_d=2e-4, bs=64,
-                 epochs=25, norm='unit', g_out='sigmoid', rotate=10.0, zoom=0.1, flip=0.5, attn=16)),
+                 epochs=25, norm='unit', g_out='sigmoid', rotate=10.0, zoom=0.1, flip=0.5, attn=16, progressive=8.0)),
     Recipe('19c-dcgan128', 'DCGAN with a fully connected layer on 19th-century styles, 128 px',
            'Creative Machines: Generating 19th century artwork using DCGANs',
            "The paper's: 128 px paintings resized with antialiasing and padded to square, the training set doubled "

@@ -10,6 +10,7 @@ from conftest import cli
 from artgan_nb.callbacks.checkpoint import load_checkpoint
 from artgan_nb.callbacks.record import read_log
 from artgan_nb.core import with_options
+from artgan_nb.grow import grow_level
 from artgan_nb.data.collection import DataError
 from artgan_nb.run import Config, train, resume, read_config
 
@@ -70,6 +71,19 @@ def test_resume_is_exact_with_every_option(tmp_path):
     run = tmp_path/'crash'/'abstract-dcgan-32px'
     resume(run)
     assert_same(whole, run) # the moving average's weights included
+
+def test_progressive_resumes_exactly_mid_fade(tmp_path):
+    "Progressive growing resumed in the middle of a fade-in: the level is a function of the images seen, nothing else."
+    opts = dict(TINY, progressive=0.04, save_every_batches=3) # phases of 2.5 batches: 32 px fades in at batches 8 and 9
+    _,whole = train(with_options(Config(), **opts, out=str(tmp_path/'whole')))
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        train(with_options(Config(), **opts, out=str(tmp_path/'crash')), cbs=[Crash(10)])
+    run = tmp_path/'crash'/'abstract-dcgan-32px'
+    assert place(run) == (2, 1) # 9 batches trained: the next one, the 10th, is in the middle of the fade-in
+    assert grow_level(9 * 16 / 1000, 0.04, 3) == pytest.approx(1.6)
+    assert load_checkpoint(run/'checkpoints'/'last.pth')['generator']['level'].item() == pytest.approx(1.2)
+    resume(run)
+    assert_same(whole, run) # the weights, the moving average's, both optimizers' moments and the levels
 
 def test_every_second_epoch_and_the_last(whole, tmp_path):
     "Checkpoints after epochs 2 and 3 only; saving less often changes nothing in the training itself."
