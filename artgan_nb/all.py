@@ -8,6 +8,7 @@ from .fastgan import *
 from .models import *
 from .export import *
 from .losses import *
+from .checkpoint import *
 from .train import *
 from .callbacks.record import *
 from .callbacks.guards import *

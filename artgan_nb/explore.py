@@ -19,9 +19,9 @@ from .core import normalize, show_grid, get_device
 from .models import ModelSpec
 from .data.abstract import ABSTRACT_CLASSES
 from .data.loaders import BUILTIN, load_images, split
-from .callbacks.checkpoint import CheckpointError, checkpoint_path
-from .run import device_problems, read_checkpoint, config_of, gan_of
-from .metrics import InceptionFeatures, image_features, cached_features, nearest, to_uint8, run_dir
+from .checkpoint import CheckpointError, checkpoint_path, read_checkpoint, gan_of, run_dir
+from .run import device_problems, config_of
+from .metrics import InceptionFeatures, image_features, cached_features, nearest, to_uint8
 
 # %% ../nbs/13_explore.ipynb #e8b996f3
 def seed_latents(nz:int, # latent size

@@ -29,11 +29,12 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 import artgan_nb.run as runs
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
+from .checkpoint import checkpoint_path, read_checkpoint, gan_of
 from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, done_place, resume_command, budget_text,
-                                            processes_note, checkpoint_path)
+                                            processes_note)
 from .callbacks.losses import trim_rows
 from .run import (Config, prepare, resolved, callbacks_for, write_config, new_run_dir, run_name, RunLock, fit_stoppable,
-                  read_checkpoint, start_from, check_run_folder, gan_of, continued, config_of,
+                  start_from, check_run_folder, continued, config_of,
                   warn_if_edited, check_data_folder, check_data)
 
 # %% ../nbs/10a_parallel.ipynb #37286fad
