@@ -270,7 +270,7 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
 # %% ../nbs/11_metrics.ipynb #a18b89cd
 def generate_uint8(G, n:int, seed:int=0, bs:int=100,
                    stats=((0.5,), (0.5,))): # the normalisation's (mean, std), as in the run's `ModelSpec`
-    "`n` generated images, normalised and as uint8, made `bs` at a time."
+    "`n` generated images, normalised and as uint8, made `bs` at a time: image i is the image of seed `seed + i`."
     x = torch.cat([sample(G, min(bs, n - i), seed + i) for i in range(0, n, bs)])
     return x,to_uint8(x, *stats)
 
