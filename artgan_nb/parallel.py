@@ -28,7 +28,7 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 
 import artgan_nb.run as runs
 from .train import GANModule
-from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
+from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, stop_of
 from .checkpoint import checkpoint_path, read_checkpoint, gan_of
 from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, done_place, resume_command, budget_text,
                                             processes_note)
@@ -174,25 +174,25 @@ class RankSync(Callback):
 
     def after_batch(self):
         if not self.training: return
-        last,dev,sig = self.learn.gan_trainer.last,comm_device(),getattr(self.learn, 'stop_signal', None)
+        last,dev,sig = self.learn.gan_trainer.last,comm_device(),stop_of(self.learn).signal
         values = [torch.as_tensor(v, dtype=torch.float32).to(dev) for v in last.values()]
         t = torch.stack(values + [torch.tensor(float(sig or 0), device=dev)])
         dist.all_reduce(t)
         for k,v in zip(list(last), t[:-1] / dist.get_world_size()):
             last[k] = v.to(last[k].device) if torch.is_tensor(last[k]) else float(v)
-        if t[-1] > 0 and not sig: self.learn.stop_signal = signal.SIGTERM
+        if t[-1] > 0 and not sig: stop_of(self.learn).signal = signal.SIGTERM
 
 class FollowStop(Callback):
     "Ranks other than 0: end the fit where rank 0's `SignalStop` does, without a checkpoint."
     order = 101
     def stop(self, at):
-        self.learn.stopped_at = at
+        stop_of(self.learn).at = at
         raise CancelFitException()
     def after_batch(self):
-        if self.training and getattr(self.learn, 'stop_signal', None) and self.iter + 1 < self.n_iter:
+        if self.training and stop_of(self.learn).signal and self.iter + 1 < self.n_iter:
             self.stop((self.epoch, self.iter + 1))
     def after_epoch(self):
-        if getattr(self.learn, 'stop_signal', None): self.stop((self.epoch + 1, 0))
+        if stop_of(self.learn).signal: self.stop((self.epoch + 1, 0))
 
 # %% ../nbs/10a_parallel.ipynb #b895d770
 WRITERS = (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, Checkpoint) # callbacks only rank 0 keeps

@@ -27,13 +27,14 @@ from .models import ModelSpec
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress, images_seen, run_summary
-from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
+from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs, stop_of
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoint_path, with_old_defaults,
                                   read_checkpoint, gan_of)
-from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, SignalStop, TimeLimit, interrupted, resume_command,
-                                            done_place, time_up_place, minutes_text, budget_text, processes_note)
+from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, SignalStop, TimeLimit, interrupted,
+                                            resume_command, done_place, time_up_place, minutes_text, budget_text,
+                                            processes_note)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
@@ -231,13 +232,14 @@ def train(cfg:Config=None, # the run's options; None: the defaults
 def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
     "`fit_run`, ended cleanly by SIGINT or SIGTERM: a checkpoint, then `Interrupted` saying how to continue."
     with catch_signals(learn): fit_run(learn, cfg, run, ck, [SignalStop(), *(cbs or [])])
-    if learn.stopped_at and learn.stop_signal == signal.SIGALRM: print(time_up(learn, cfg, run), flush=True)
-    elif learn.stopped_at: raise interrupted(learn, run)
+    stop = learn.stop_record
+    if stop.at and stop.signal == signal.SIGALRM: print(time_up(learn, cfg, run), flush=True)
+    elif stop.at: raise interrupted(learn, run)
     return learn
 
 def time_up(learn, cfg:Config, run:Path):
     "What a run that `TimeLimit` ended says: where it stopped, and the run summary."
-    where = time_up_place(learn.stopped_at, learn.n_epoch)
+    where = time_up_place(learn.stop_record.at, learn.n_epoch)
     return f"{minutes_text(cfg.run.minutes)} up {where}; checkpoint written\n" + run_summary(run, images_seen(learn))
 
 class RunStopped(Exception):
@@ -245,11 +247,11 @@ class RunStopped(Exception):
 
 def check_stopped(learn, run):
     "Raise `RunStopped` if `NaNGuard` stopped `learn`'s run in folder `run`."
-    if not getattr(learn, 'nan_stopped', False): return
+    if not stop_of(learn).nan: return
     new = 'start a new run with lower learning rates (--lr-g, --lr-d)'
     if not checkpoint_path(run).exists(): todo = f"no checkpoint was written: {new}, or with --on-nan rollback"
     else: todo = f"its last checkpoint is kept: continue with rollbacks ({resume_command(run)} --on-nan rollback) or {new}"
-    raise RunStopped(f"{learn.stop_reason}; {todo}")
+    raise RunStopped(f"{learn.stop_record.reason}; {todo}")
 
 def start_from(learn, ck:dict, # a checkpoint, as `read_checkpoint` gives it
                name='the checkpoint'): # its path, for messages

@@ -21,6 +21,7 @@ from fastai.torch_core import default_device
 
 from ..core import nonfinite
 from ..checkpoint import CheckpointError, atomic_save, check_checkpoint, load_weights
+from .record import stop_of
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #da012c23
 def get_rng_states():
@@ -136,11 +137,12 @@ class Interrupted(KeyboardInterrupt):
 
 @contextmanager
 def catch_signals(learn):
-    "While the block runs, a first SIGINT or SIGTERM sets `learn.stop_signal`; a second one raises `KeyboardInterrupt`."
+    "While the block runs, a first SIGINT or SIGTERM sets `learn.stop_record.signal`; a second one raises `KeyboardInterrupt`."
+    stop = stop_of(learn)
     def handler(signum, frame):
-        if learn.stop_signal: raise KeyboardInterrupt()
-        learn.stop_signal = signum
-    learn.stop_signal,learn.stopped_at = None,None
+        if stop.signal: raise KeyboardInterrupt()
+        stop.signal = signum
+    stop.signal,stop.at = None,None
     main = threading.current_thread() is threading.main_thread() # signal handlers can only be set there
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try: yield learn
@@ -148,19 +150,19 @@ def catch_signals(learn):
         for s,h in old.items(): signal.signal(s, h)
 
 class SignalStop(Callback):
-    "End the fit at a batch's end once `learn.stop_signal` is set, with a checkpoint (written by the learner's `Checkpoint`)."
+    "End the fit at a batch's end once `learn.stop_record.signal` is set, with a checkpoint (by the learner's `Checkpoint`)."
     order = 101 # after Checkpoint
     def stop(self, epoch:int, batch:int, dl_rng):
         self.learn.checkpoint.save(epoch, batch, dl_rng)
-        self.learn.stopped_at = (epoch, batch)
+        stop_of(self.learn).at = (epoch, batch)
         raise CancelFitException()
 
     def after_batch(self):
-        if self.training and getattr(self.learn, 'stop_signal', None) and self.iter + 1 < self.n_iter:
+        if self.training and stop_of(self.learn).signal and self.iter + 1 < self.n_iter:
             self.stop(self.epoch, self.iter + 1, self.learn.checkpoint.epoch_rng)
 
     def after_epoch(self):
-        if getattr(self.learn, 'stop_signal', None): self.stop(self.epoch + 1, 0, self.dls.train.rng.getstate())
+        if stop_of(self.learn).signal: self.stop(self.epoch + 1, 0, self.dls.train.rng.getstate())
 
 class TimeLimit(Callback):
     "After `minutes` of fitting, end the fit at a batch's end as a SIGALRM would: `SignalStop` writes the checkpoint."
@@ -168,13 +170,15 @@ class TimeLimit(Callback):
     def __init__(self, minutes:float): self.seconds = minutes * 60
     def before_fit(self): self.start = time.monotonic(); self.learn.deadline = self.start + self.seconds # for the ETA
     def after_batch(self):
-        if self.training and not self.learn.stop_signal and time.monotonic() - self.start >= self.seconds: self.learn.stop_signal = signal.SIGALRM
+        stop = stop_of(self.learn)
+        if self.training and not stop.signal and time.monotonic() - self.start >= self.seconds:
+            stop.signal = signal.SIGALRM
 
 def resume_command(run): return f"artgan-train --resume {shlex.quote(str(run))}"
 
 def counted(n:int, one:str, many:str): return f"{n} {one if n == 1 else many}" # '1 batch', '2 batches'
 
-def stop_place(at:tuple): # (epoch, batch), as `learn.stopped_at` holds it
+def stop_place(at:tuple): # (epoch, batch), as `learn.stop_record.at` holds it
     "Where a run stopped, in words."
     return f"epoch {at[0]}" + (f" and {counted(at[1], 'batch', 'batches')}" if at[1] else '')
 
@@ -183,7 +187,7 @@ def done_place(epochs:int, # finished epochs
     "How far a run got, in words: '2 epochs', '1 epoch and 1 batch'."
     return counted(epochs, 'epoch', 'epochs') + (f" and {counted(batches, 'batch', 'batches')}" if batches else '')
 
-def time_up_place(at:tuple, n_epoch:int): # (epoch, batch) done, as `learn.stopped_at` holds it; the epochs in all
+def time_up_place(at:tuple, n_epoch:int): # (epoch, batch) done, as `learn.stop_record.at` holds it; the epochs in all
     "Where a run its time limit ended stopped, numbered as the bar numbers epochs: 'in epoch 2/5, after 3 batches'."
     e,b = at
     return f"in epoch {e + 1}/{n_epoch}, after {counted(b, 'batch', 'batches')}" if b else f"after epoch {e}/{n_epoch}"
@@ -196,8 +200,10 @@ def budget_text(minutes:float): # a resumed run's --minutes; 0 or None: no limit
 
 def interrupted(learn, run):
     "The `Interrupted` to raise after `learn` was stopped by a signal in run folder `run`."
-    name = signal.Signals(learn.stop_signal).name
-    return Interrupted(f"stopped by {name} after {stop_place(learn.stopped_at)}, checkpoint written; continue with: {resume_command(run)}", learn.stop_signal)
+    stop = learn.stop_record
+    name = signal.Signals(stop.signal).name
+    return Interrupted(f"stopped by {name} after {stop_place(stop.at)}, checkpoint written; "
+                       f"continue with: {resume_command(run)}", stop.signal)
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #1a200fc2
 def processes_of(run):

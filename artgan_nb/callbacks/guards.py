@@ -22,7 +22,7 @@ from fastcore.basics import store_attr
 
 from ..core import denorm, save_figure, nonfinite
 from ..models import sample
-from .record import EpochCallback, spec_stats, epoch_values, append_row
+from .record import EpochCallback, spec_stats, epoch_values, append_row, stop_of
 
 # %% ../../nbs/08_callbacks_guards.ipynb #2dd0a890
 def snapshot(learn):
@@ -68,9 +68,10 @@ class Guard(EpochCallback):
         if self.action == 'rollback': self.good,self.good_epoch = snapshot(self.learn),(0 if at_start else self.epoch + 1)
 
     def stop(self, why:str):
-        "End the run: `learn.stop_reason` says who stopped it and why."
-        self.learn.stop_reason = f"{type(self).__name__} stopped the run: {why}"
-        print(self.learn.stop_reason)
+        "End the run: `learn.stop_record.reason` says who stopped it and why."
+        stop = stop_of(self.learn)
+        stop.reason = f"{type(self).__name__} stopped the run: {why}"
+        print(stop.reason)
         raise CancelFitException()
 
     def act(self, why:str):
@@ -93,7 +94,7 @@ class NaNGuard(Guard):
 
     def before_fit(self):
         super().before_fit()
-        self.learn.nan_stopped = False
+        stop_of(self.learn).nan = False
 
     def before_epoch(self): super().before_epoch(); self.rolled_back = False
     def after_epoch(self): # a rolled-back epoch ends in the kept state: nothing new to keep
@@ -105,9 +106,9 @@ class NaNGuard(Guard):
         bad = nonfinite({k: last[k] for k in ('loss_d', 'loss_g') if k in last})
         if self.weights: bad += nonfinite(dict(self.model.named_parameters()))
         if not bad: return
-        self.learn.nan_stopped = True # until a rollback clears it
+        stop_of(self.learn).nan = True # until a rollback clears it
         self.act(f"epoch {self.epoch + 1}, batch {self.iter + 1}: non-finite {', '.join(bad[:5])}")
-        self.learn.nan_stopped,self.rolled_back = False,True
+        stop_of(self.learn).nan,self.rolled_back = False,True
         raise CancelEpochException()
 
 # %% ../../nbs/08_callbacks_guards.ipynb #30d505a8
