@@ -6,10 +6,10 @@ Docs: https://artgan-nb.github.io/artgan_nb/run.html.md"""
 
 # %% auto #0
 __all__ = ['device_problems', 'RunOptions', 'Config', 'with_recipe', 'run_name', 'new_run_dir', 'RunLocked', 'RunLock',
-           'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run', 'train',
-           'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from', 'outside_links', 'check_run_folder',
-           'config_changes', 'config_edits', 'warn_if_edited', 'data_changes', 'check_data', 'check_data_folder',
-           'continued', 'config_of', 'resume']
+           'data_identity', 'prepare', 'resolved', 'callbacks_for', 'write_config', 'read_config', 'fit_run',
+           'OneProcess', 'train', 'fit_stoppable', 'time_up', 'RunStopped', 'check_stopped', 'start_from',
+           'outside_links', 'check_run_folder', 'config_changes', 'config_edits', 'warn_if_edited', 'data_changes',
+           'check_data', 'check_data_folder', 'continued', 'config_of', 'resume']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
 import fcntl, json, os, platform, signal, socket, time, warnings
@@ -212,21 +212,33 @@ def fit_run(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
         print(run_summary(run, images_seen(learn)), flush=True)
     return learn
 
+class OneProcess:
+    "What `train` and `resume` do as this process alone; `parallel.Ranks`, on launched processes (rank 0 writes)."
+    rank,n,count = 0,1,'' # this process's rank; the processes; how the messages count them
+    def start(self): return self # join the processes
+    def new_run(self, cfg:Config): return new_run_dir(cfg.run.out, run_name(cfg)) # make the run folder
+    def lock(self, run:Path): return RunLock(run) # hold the run folder while resuming it
+    def device(self, learn): return learn.dls.device # what config.json says the run trained on
+    def fit(self, learn, cfg:Config, run:Path, ck:dict=None, cbs=None): return fit_stoppable(learn, cfg, run, ck, cbs)
+
 def train(cfg:Config=None, # the run's options; None: the defaults
           cbs=None, # further callbacks
           recipe:str='', # a recipe's name (see `recipes.RECIPES`), set over `cfg`; '': none
+          procs:OneProcess=None, # the processes that train it; None: this one
           **options): # options by name, over the recipe's
     "Train a new run; return (learner, run folder). SIGINT or SIGTERM stops it with a checkpoint (see `fit_stoppable`)."
     cfg = with_recipe(cfg or Config(), recipe, **options)
     start = read_checkpoint(cfg.run.init_from) if cfg.run.init_from else None # refused before any work if it cannot be read
-    learn = prepare(cfg)
+    procs = (procs or OneProcess()).start()
+    learn = prepare(cfg, report=print if procs.rank == 0 else None)
     if start: start_from(learn, start, checkpoint_path(cfg.run.init_from))
     cfg = resolved(cfg, learn)
-    run = new_run_dir(cfg.run.out, run_name(cfg))
+    run = procs.new_run(cfg)
+    if procs.rank: return procs.fit(learn, cfg, run, cbs=cbs),run
     with RunLock(run):
-        write_config(cfg, run, learn.dls.device)
-        print(f"run folder: {run}")
-        return fit_stoppable(learn, cfg, run, cbs=cbs),run
+        write_config(cfg, run, procs.device(learn))
+        print(f"run folder: {run}{procs.count}")
+        return procs.fit(learn, cfg, run, cbs=cbs),run
 
 # %% ../nbs/10_run.ipynb #45814762
 def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
@@ -344,21 +356,24 @@ def resume(run, # a run folder
            allow_data_change:bool=False, # continue although the images changed (never their number of classes)
            cbs=None, # further callbacks
            on_nan:str=None, # a new `on_nan` action, e.g. 'rollback'; None: the run's
-           minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
+           minutes:float=None, # stop after this many more minutes, 0: no limit; None: the run's own limit
+           procs:OneProcess=None): # the processes that resume it; None: this one
     "Continue the run in folder `run` from its last checkpoint, exactly; return (learner, run folder)."
+    procs = (procs or OneProcess()).start()
     run = check_run_folder(run)
-    with RunLock(run):
+    with procs.lock(run):
         ck = read_checkpoint(run, resume=True)
         gan_of(ck, name=checkpoint_path(run)) # its weights fit its model
         cfg = continued(config_of(ck), ck, run, epochs, on_nan, minutes)
-        warn_if_edited(run, ck, cfg)
+        if procs.rank == 0: warn_if_edited(run, ck, cfg)
         check_data_folder(cfg, run)
         learn = prepare(cfg, report=None)
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
-        note = processes_note(run, 1) # read before `write_config` rewrites the device it names
-        write_config(cfg, run, learn.dls.device)
-        trim_rows(run/'log.csv', ck['epoch'])
-        done,limit = done_place(ck['epoch'], ck['batch']),budget_text(cfg.run.minutes)
-        print(f"resuming {run} after {done} of {cfg.train.epochs}; {limit}{note}")
+        if procs.rank == 0:
+            note = processes_note(run, procs.n) # read before `write_config` rewrites the device it names
+            write_config(cfg, run, procs.device(learn))
+            trim_rows(run/'log.csv', ck['epoch'])
+            done,limit = done_place(ck['epoch'], ck['batch']),budget_text(cfg.run.minutes)
+            print(f"resuming {run} after {done} of {cfg.train.epochs}{procs.count}; {limit}{note}")
         ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
-        return fit_stoppable(learn, cfg, run, ck, cbs),run
+        return procs.fit(learn, cfg, run, ck, cbs),run
