@@ -23,13 +23,13 @@ from torch.nn.parallel import DistributedDataParallel
 from fastai.callback.core import Callback, CancelFitException
 from fastai.torch_core import rank_distrib, num_distrib
 
-from .core import need
+from .core import need, stop_of
 need('accelerate', 'training on several processes', 'parallel') # fastai.distributed cannot be imported without it
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 import artgan_nb.run as runs
 from .train import GANModule
-from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, stop_of
+from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
 from .checkpoint import checkpoint_path
 from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, resume_command
 from .run import Config, callbacks_for, RunLock, fit_stoppable

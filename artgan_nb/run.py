@@ -20,14 +20,15 @@ import torch
 from fastai.callback.core import Callback
 
 import artgan_nb
-from .core import option, validate, with_options, to_dict, from_dict, seed_everything, get_device, write_file, RUN_MARKER
+from .core import (option, validate, with_options, to_dict, from_dict, seed_everything, get_device, write_file,
+                            RUN_MARKER, stop_of)
 from .data.collection import format_report, DataError
 from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress, images_seen, run_summary
-from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs, stop_of
+from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoint_path, with_old_defaults,

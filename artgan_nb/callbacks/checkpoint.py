@@ -19,9 +19,8 @@ import torch
 from fastai.callback.core import Callback, CancelEpochException, CancelBatchException, CancelFitException
 from fastai.torch_core import default_device
 
-from ..core import nonfinite
+from ..core import nonfinite, stop_of
 from ..checkpoint import CheckpointError, atomic_save, check_checkpoint, load_weights
-from .record import stop_of
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #da012c23
 def get_rng_states():

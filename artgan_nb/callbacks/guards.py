@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt
 from fastai.callback.core import Callback, CancelFitException, CancelEpochException
 from fastcore.basics import store_attr
 
-from ..core import denorm, save_figure, nonfinite
+from ..core import denorm, save_figure, nonfinite, stop_of
 from ..models import sample
-from .record import EpochCallback, spec_stats, epoch_values, append_row, stop_of
+from .record import EpochCallback, spec_stats, epoch_values, append_row
 
 # %% ../../nbs/08_callbacks_guards.ipynb #2dd0a890
 def snapshot(learn):
