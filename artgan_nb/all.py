@@ -9,6 +9,7 @@ from .grow import *
 from .models import *
 from .export import *
 from .losses import *
+from .checkpoint import *
 from .train import *
 from .callbacks.record import *
 from .callbacks.guards import *

@@ -23,8 +23,9 @@ from .core import option_fields, with_options, validate, MissingExtra
 from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize
-from .callbacks.checkpoint import CheckpointError, Interrupted
-from .run import (Config, RunLocked, RunStopped, check_stopped, read_checkpoint, config_of, with_recipe,
+from .checkpoint import CheckpointError, read_checkpoint
+from .callbacks.checkpoint import Interrupted
+from .run import (Config, RunLocked, RunStopped, check_stopped, config_of, with_recipe,
                            check_run_folder, continued)
 import artgan_nb.run as runs
 from .recipes import recipes_text, describe_recipe

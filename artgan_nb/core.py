@@ -6,9 +6,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 
 # %% auto #0
 __all__ = ['RUN_MARKER', 'PROGRESS_EVERY', 'quiet_jit', 'seed_everything', 'get_device', 'write_file', 'open_append', 'normalize',
-           'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'time_left', 'wrapped',
-           'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need', 'option', 'value_problems', 'check_options',
-           'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
+           'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'nonfinite', 'Stop', 'stop_of',
+           'time_left', 'wrapped', 'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need', 'option',
+           'value_problems', 'check_options', 'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
 import importlib, io, json, math, os, random, sys, time, warnings
@@ -126,6 +126,25 @@ def fsync_dir(folder): # the folder in which files were created or renamed
     fd = os.open(folder, os.O_RDONLY)
     try: os.fsync(fd)
     finally: os.close(fd)
+
+# %% ../nbs/00_core.ipynb #5a043583
+def nonfinite(named:dict): # {name: number or tensor}: losses, `named_parameters`, a state_dict
+    "Names of the floating-point values in `named` holding a NaN or an infinity."
+    return [k for k,v in named.items() if torch.is_floating_point(t := torch.as_tensor(v)) and not torch.isfinite(t).all()]
+
+# %% ../nbs/00_core.ipynb #0fc6d621
+@dataclass
+class Stop:
+    "Why and where a fit ended early: a learner's one stop record, `learn.stop_record` (see `stop_of`)."
+    signal: int = None # the signal that asked the fit to stop: SIGINT, SIGTERM; SIGALRM when its time is up
+    at: tuple = None # (epoch, batch) done where it stopped, with a checkpoint
+    reason: str = '' # who stopped the run and why, as a guard says it
+    nan: bool = False # `NaNGuard` stopped it: its losses or weights are not finite
+
+def stop_of(learn): # a fastai Learner
+    "The learner's `Stop` record, `learn.stop_record`: a fresh one if it has none yet."
+    if not isinstance(getattr(learn, 'stop_record', None), Stop): learn.stop_record = Stop()
+    return learn.stop_record
 
 # %% ../nbs/00_core.ipynb #d740654c
 PROGRESS_EVERY = float(os.environ.get('ARTGAN_PROGRESS_EVERY', 30)) # seconds between progress lines in a file or pipe

@@ -9,8 +9,8 @@ __all__ = ['DOMAIN_RATIO', 'inception_path', 'tf_bilinear', 'constant_weights', 
            'fuse_conv_relu', 'fast_inception', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed',
            'enough_images', 'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes',
            'features_key', 'load_split', 'features_path', 'cached_features', 'builtin_split', 'nearest', 'memorisation',
-           'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'run_dir', 'EvalOptions', 'check_real',
-           'evaluate', 'other_kind', 'report']
+           'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'EvalOptions', 'check_real', 'evaluate',
+           'other_kind', 'report']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, warnings
@@ -28,8 +28,8 @@ from .core import (denorm, normalize, image_grid, save_figure, quiet_jit, option
 from .data.collection import prepare_data, default_cache_dir, DataError
 from .data.loaders import BUILTINS, load_images, split
 from .models import sample
-from .callbacks.checkpoint import atomic_save, is_pretrained, pretrained_folder, checkpoint_path
-from .run import read_checkpoint, config_of, gan_of, device_problems
+from .checkpoint import atomic_save, checkpoint_path, read_checkpoint, gan_of, run_dir
+from .run import config_of, device_problems
 
 # %% ../nbs/11_metrics.ipynb #0780a7f6
 def inception_path():
@@ -270,7 +270,7 @@ def d_accuracy(D:nn.Module, # a discriminator that returns logits
 # %% ../nbs/11_metrics.ipynb #a18b89cd
 def generate_uint8(G, n:int, seed:int=0, bs:int=100,
                    stats=((0.5,), (0.5,))): # the normalisation's (mean, std), as in the run's `ModelSpec`
-    "`n` generated images, normalised and as uint8, made `bs` at a time."
+    "`n` generated images, normalised and as uint8, made `bs` at a time: image i is the image of seed `seed + i`."
     x = torch.cat([sample(G, min(bs, n - i), seed + i) for i in range(0, n, bs)])
     return x,to_uint8(x, *stats)
 
@@ -278,10 +278,6 @@ def train_images(cfg): # a run's `Config`, as its checkpoint holds it
     "Every image the run trained on, uint8: its data and hold-out, rebuilt from its config."
     images,_ = load_images(cfg.data, cfg.model.size, cfg.train.seed)
     return split(images, cfg.data.holdout, cfg.train.seed)[0].images
-
-def run_dir(run_or_ckpt):
-    "The run folder of a run folder or of a checkpoint file inside it; a pretrained generator's folder in the cache."
-    return pretrained_folder(run_or_ckpt) if is_pretrained(run_or_ckpt) else checkpoint_path(run_or_ckpt).parent.parent
 
 # %% ../nbs/11_metrics.ipynb #893e8d69
 @dataclass

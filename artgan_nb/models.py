@@ -8,8 +8,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/models.html.md"""
 __all__ = ['SIZES', 'ARCHS', 'n_blocks', 'SelfAttention', 'check_attn', 'attn_at', 'Generator', 'spectral_norm_all',
            'Discriminator', 'upsample', 'up_block', 'to_image', 'DCGANGenerator', 'down_block', 'DCGANDiscriminator',
            'dcgan_init', 'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator',
-           'GaussianNoise', 'ClassicalDiscriminator', 'ModelSpec', 'd_options', 'build_gan', 'EMA', 'fixed_inputs',
-           'sample', 'layer_summary', 'print_summary', 'summarize']
+           'GaussianNoise', 'ClassicalDiscriminator', 'ModelSpec', 'd_options', 'build_gan', 'EMA', 'seed_latents',
+           'fixed_inputs', 'sample', 'layer_summary', 'print_summary', 'summarize']
 
 # %% ../nbs/04_models.ipynb #35674c62
 import copy, inspect, math
@@ -333,18 +333,24 @@ class EMA:
     def __call__(self, *args): return self.model(*args)
 
 # %% ../nbs/04_models.ipynb #2fdae49b
+def seed_latents(nz:int, # latent size
+                 seeds): # one seed per vector
+    "The latent vectors of `seeds` (len(seeds), nz): N(0, I), each from a random generator seeded with its seed."
+    return torch.stack([torch.randn(nz, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
 def fixed_inputs(G, # a generator (`Generator`)
                  n:int, # how many
-                 seed:int=0): # seed of their own random generator
-    "`n` latent vectors and, for a conditional G, labels cycling through its classes (else None)."
-    z = torch.randn(n, G.nz, generator=torch.Generator().manual_seed(seed))
-    y = None if G.class_scale is None else torch.arange(n) % len(G.class_scale)
+                 seed:int=0): # the seed of the first; input k has seed `seed + k`
+    "The `seed_latents` of `n` seeds from `seed` and, for a conditional G, their labels: each seed modulo its classes."
+    seeds = torch.arange(seed, seed + n)
+    z = seed_latents(G.nz, seeds.tolist())
+    y = None if G.class_scale is None else seeds % len(G.class_scale)
     device = next(G.parameters()).device
     return z.to(device),(None if y is None else y.to(device))
 
 def sample(G, # a generator (`Generator`), or its `EMA` model
            n:int, # how many images
-           seed:int=0): # seed of their `fixed_inputs`
+           seed:int=0): # the seed of the first image; image k has seed `seed + k`
     "`n` normalised images from G's `fixed_inputs`, made in eval mode without gradients; G's mode is restored."
     was_training = G.training
     G.eval()

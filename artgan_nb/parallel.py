@@ -7,11 +7,12 @@ Docs: https://artgan-nb.github.io/artgan_nb/parallel.html.md"""
 # %% auto #0
 __all__ = ['WRITERS', 'LAUNCHER', 'world', 'start_ranks', 'on_rank0', 'comm_device', 'RankDL', 'AllReduceSum',
            'global_batch_norm', 'SyncedBatchNorm', 'sync_batchnorm', 'unsync_batchnorm', 'average_gradients',
-           'rank_inputs', 'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'train_parallel',
-           'resume_parallel', 'launch_args', 'peer_lost', 'stopped_line', 'launch']
+           'rank_inputs', 'DistributedGAN', 'RankSync', 'FollowStop', 'fit_parallel', 'Ranks', 'processes',
+           'train_parallel', 'resume_parallel', 'launch_args', 'peer_lost', 'stopped_line', 'launch']
 
 # %% ../nbs/10a_parallel.ipynb #34ec0ba4
 import json, os, signal, subprocess, sys, tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -22,19 +23,16 @@ from torch.nn.parallel import DistributedDataParallel
 from fastai.callback.core import Callback, CancelFitException
 from fastai.torch_core import rank_distrib, num_distrib
 
-from .core import with_options, need
+from .core import need, stop_of
 need('accelerate', 'training on several processes', 'parallel') # fastai.distributed cannot be imported without it
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 import artgan_nb.run as runs
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
-from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, done_place, resume_command, budget_text,
-                                            processes_note, checkpoint_path)
-from .callbacks.losses import trim_rows
-from .run import (Config, prepare, resolved, callbacks_for, write_config, new_run_dir, run_name, RunLock, fit_stoppable,
-                  read_checkpoint, start_from, check_run_folder, gan_of, continued, config_of,
-                  warn_if_edited, check_data_folder, check_data)
+from .checkpoint import checkpoint_path
+from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, resume_command
+from .run import Config, callbacks_for, RunLock, fit_stoppable
 
 # %% ../nbs/10a_parallel.ipynb #37286fad
 def world():
@@ -173,25 +171,25 @@ class RankSync(Callback):
 
     def after_batch(self):
         if not self.training: return
-        last,dev,sig = self.learn.gan_trainer.last,comm_device(),getattr(self.learn, 'stop_signal', None)
+        last,dev,sig = self.learn.gan_trainer.last,comm_device(),stop_of(self.learn).signal
         values = [torch.as_tensor(v, dtype=torch.float32).to(dev) for v in last.values()]
         t = torch.stack(values + [torch.tensor(float(sig or 0), device=dev)])
         dist.all_reduce(t)
         for k,v in zip(list(last), t[:-1] / dist.get_world_size()):
             last[k] = v.to(last[k].device) if torch.is_tensor(last[k]) else float(v)
-        if t[-1] > 0 and not sig: self.learn.stop_signal = signal.SIGTERM
+        if t[-1] > 0 and not sig: stop_of(self.learn).signal = signal.SIGTERM
 
 class FollowStop(Callback):
     "Ranks other than 0: end the fit where rank 0's `SignalStop` does, without a checkpoint."
     order = 101
     def stop(self, at):
-        self.learn.stopped_at = at
+        stop_of(self.learn).at = at
         raise CancelFitException()
     def after_batch(self):
-        if self.training and getattr(self.learn, 'stop_signal', None) and self.iter + 1 < self.n_iter:
+        if self.training and stop_of(self.learn).signal and self.iter + 1 < self.n_iter:
             self.stop((self.epoch, self.iter + 1))
     def after_epoch(self):
-        if getattr(self.learn, 'stop_signal', None): self.stop((self.epoch + 1, 0))
+        if stop_of(self.learn).signal: self.stop((self.epoch + 1, 0))
 
 # %% ../nbs/10a_parallel.ipynb #b895d770
 WRITERS = (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, Checkpoint) # callbacks only rank 0 keeps
@@ -208,24 +206,38 @@ def fit_parallel(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
             with catch_signals(learn), learn.no_bar(), learn.no_logging(): learn.fit(cfg.train.epochs)
     return learn
 
+class Ranks(runs.OneProcess):
+    "`run.train` and `run.resume` on the launched processes: one run folder (rank 0's), which only rank 0 writes."
+    def start(self):
+        self.rank,self.n = start_ranks()
+        self.count = f" ({self.n} processes)"
+        return self
+
+    def new_run(self, cfg:Config):
+        run = on_rank0(lambda: runs.OneProcess.new_run(self, cfg))
+        if self.rank == 0 and os.environ.get('ARTGAN_RUN_FILE'): # for `launch`
+            Path(os.environ['ARTGAN_RUN_FILE']).write_text(str(run))
+        return run
+
+    @contextmanager
+    def lock(self, run:Path):
+        "Rank 0 holds the run folder's lock; every rank stops if the folder is in use."
+        lock = RunLock(run)
+        on_rank0(lambda: lock.__enter__() and None)
+        try: yield
+        finally:
+            if self.rank == 0: lock.__exit__()
+
+    def device(self, learn): return f"{learn.dls.device}, {self.n} processes"
+    def fit(self, learn, cfg:Config, run:Path, ck:dict=None, cbs=None): return fit_parallel(learn, cfg, run, ck, cbs)
+
+def processes(): return Ranks() if num_distrib() > 1 else None # None: this process alone
+
 def train_parallel(cfg:Config=None, # the run's options; None: the defaults
                    cbs=None, # further callbacks, on every rank
                    **options): # options by name, on top of `cfg`
-    "`run.train` on every launched process: one run folder (rank 0's), G and D data-parallel; (learner, run folder)."
-    cfg = with_options(cfg or Config(), **options)
-    if num_distrib() <= 1: return runs.train(cfg, cbs)
-    start = read_checkpoint(cfg.run.init_from) if cfg.run.init_from else None
-    rank,n = start_ranks()
-    learn = prepare(cfg, report=print if rank == 0 else None)
-    if start: start_from(learn, start, checkpoint_path(cfg.run.init_from))
-    cfg = resolved(cfg, learn)
-    run = on_rank0(lambda: new_run_dir(cfg.run.out, run_name(cfg)))
-    if rank: return fit_parallel(learn, cfg, run, cbs=cbs),run
-    if os.environ.get('ARTGAN_RUN_FILE'): Path(os.environ['ARTGAN_RUN_FILE']).write_text(str(run)) # for `launch`
-    with RunLock(run):
-        write_config(cfg, run, f"{learn.dls.device}, {n} processes")
-        print(f"run folder: {run} ({n} processes)")
-        return fit_parallel(learn, cfg, run, cbs=cbs),run
+    "`run.train` on every launched process (`Ranks`), G and D data-parallel; (learner, run folder)."
+    return runs.train(cfg, cbs, procs=processes(), **options)
 
 # %% ../nbs/10a_parallel.ipynb #a2fd55b6
 def resume_parallel(run, # a run folder
@@ -234,32 +246,8 @@ def resume_parallel(run, # a run folder
                     cbs=None, # further callbacks, on every rank
                     on_nan:str=None, # a new `on_nan` action; None: the run's
                     minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
-    "`run.resume` on every launched process (as many as the run trained on: an exact resume); (learner, run folder)."
-    if num_distrib() <= 1: # one process: perhaps fewer than the run trained on
-        return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes)
-    rank,n = start_ranks()
-    run = check_run_folder(run)
-    lock = RunLock(run)
-    on_rank0(lambda: lock.__enter__() and None) # every rank stops if the folder is in use
-    try:
-        ck = read_checkpoint(run, resume=True)
-        gan_of(ck, name=checkpoint_path(run))
-        cfg = continued(config_of(ck), ck, run, epochs, on_nan, minutes)
-        if rank == 0: warn_if_edited(run, ck, cfg)
-        check_data_folder(cfg, run)
-        learn = prepare(cfg, report=None)
-        check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
-        if rank == 0:
-            note = processes_note(run, n)
-            write_config(cfg, run, f"{learn.dls.device}, {n} processes")
-            trim_rows(run/'log.csv', ck['epoch'])
-            done = done_place(ck['epoch'], ck['batch'])
-            limit = budget_text(cfg.run.minutes)
-            print(f"resuming {run} after {done} of {cfg.train.epochs} ({n} processes); {limit}{note}")
-        ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs}
-        return fit_parallel(learn, cfg, run, ck, cbs),run
-    finally:
-        if rank == 0: lock.__exit__()
+    "`run.resume` on every launched process (`Ranks`; as many as trained it: an exact resume); (learner, run folder)."
+    return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes, processes())
 
 # %% ../nbs/10a_parallel.ipynb #6bfccc0b
 # `accelerate launch`, quiet when a process fails: the failure goes to the file ARTGAN_FAILED names, for `launch`

@@ -19,8 +19,9 @@ from PIL import Image
 
 from .core import option, option_fields, validate, value_problems, normalize, save_grid, write_file, progress
 from .export import export_generator
+from .checkpoint import run_dir
 from .run import device_problems
-from .metrics import evaluate, report, run_dir
+from .metrics import evaluate, report
 from .explore import load_run
 
 # %% ../nbs/13a_write.ipynb #615fe8ed

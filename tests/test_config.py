@@ -9,7 +9,8 @@ from artgan_nb.models import ModelSpec
 from artgan_nb.data.abstract import render_abstract
 from artgan_nb.data.loaders import gan_dls
 from artgan_nb.train import TrainOptions, gan_learner
-from artgan_nb.run import Config, train, read_config, read_checkpoint, config_of
+from artgan_nb.checkpoint import read_checkpoint
+from artgan_nb.run import Config, train, read_config, config_of
 from artgan_nb.cli import INFO_FIELDS, PREPARE_FIELDS, EVAL_FIELDS
 
 COMMANDS = {'artgan-train': option_fields(Config), 'artgan-info': INFO_FIELDS, 'artgan-prepare': PREPARE_FIELDS, 'artgan-eval': EVAL_FIELDS}

@@ -219,7 +219,7 @@ def test_show_batch_shows_real_images(tmp_path):
 
 # The data options of issue 12: rotate, zoom, pad_color, mirror and the built-in shapes.
 
-from artgan_nb.callbacks.checkpoint import atomic_save, load_checkpoint
+from artgan_nb.checkpoint import atomic_save, load_checkpoint
 from artgan_nb.core import to_dict, with_options
 from artgan_nb.run import Config, read_config, resume, train
 from conftest import cli

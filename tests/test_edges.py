@@ -14,7 +14,8 @@ from artgan_nb.models import ModelSpec, build_gan
 from artgan_nb.export import export_generator
 from artgan_nb.run import train, read_config
 from artgan_nb.callbacks.checkpoint import processes_note
-from artgan_nb.explore import load_run, seed_latents
+from artgan_nb.models import seed_latents
+from artgan_nb.explore import load_run
 from artgan_nb.callbacks.checkpoint import resume_command
 
 TINY = dict(size=32, bs=16, n_images=32, nz=8, width=4, device='cpu', on_collapse='off')

@@ -7,7 +7,8 @@ from artgan_nb import __version__, cli as commands, metrics
 from artgan_nb.core import normalize, save_grid
 from artgan_nb.data.abstract import render_abstract
 from artgan_nb.metrics import train_images
-from artgan_nb.run import config_of, read_checkpoint, train
+from artgan_nb.checkpoint import read_checkpoint
+from artgan_nb.run import config_of, train
 
 def write_images(folder, images):
     "Each uint8 image of `images` as a PNG file in `folder`."

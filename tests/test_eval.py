@@ -3,7 +3,8 @@ import json, shutil
 
 import torch
 
-from artgan_nb.run import train, read_checkpoint, config_of
+from artgan_nb.checkpoint import read_checkpoint
+from artgan_nb.run import train, config_of
 from artgan_nb.core import normalize, save_grid
 from artgan_nb.data.abstract import render_abstract
 from artgan_nb.metrics import InceptionFeatures, image_features, load_split, train_images

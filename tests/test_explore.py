@@ -8,7 +8,8 @@ from PIL import Image
 from conftest import ROOT, cli
 from artgan_nb.run import train
 from artgan_nb.write import write_samples, SampleOptions
-from artgan_nb.explore import load_run, seed_latents
+from artgan_nb.models import seed_latents
+from artgan_nb.explore import load_run
 
 TINY = dict(size=32, bs=16, n_images=64, epochs=1, nz=16, width=8, device='cpu')
 
@@ -47,6 +48,16 @@ def test_walk_gif_classes(runs, tmp_path):
     assert r.returncode == 0, r.stderr
     got = torch.stack([pixels(p) for p in sorted((tmp_path/'each').iterdir())])
     assert torch.equal(got, ex.sample(3, 5, labels='stars', truncation=0.5))
+
+def test_a_training_grid_is_artgan_sample_of_its_seed(tmp_path):
+    "Image k of a run's sample grid, drawn with its seed s, is image k of `artgan-sample --seed s`: one rule."
+    run = train(**TINY, cond=True, ema=0, init='default', seed=5, out=str(tmp_path), name='grid')[1] # G sampled
+    r = cli('artgan-sample', run, '--seed', 5, '-n', 10, '--each', tmp_path/'each')
+    assert r.returncode == 0, r.stderr
+    grid = pixels(run/'samples'/'epoch_0001.png') # 8 images a row, 2 pixels apart
+    for k,p in enumerate(sorted((tmp_path/'each').iterdir())):
+        row,col = divmod(k, 8)
+        assert grey_apart(grid[:, 2 + 34*row:34 + 34*row, 2 + 34*col:34 + 34*col], pixels(p)) <= 1, k
 
 def test_errors_are_one_line_and_write_nothing(runs, tmp_path):
     cond,plain = runs

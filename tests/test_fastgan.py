@@ -5,7 +5,8 @@ import pytest, torch
 
 from artgan_nb.core import with_options
 from artgan_nb.models import build_gan
-from artgan_nb.run import Config, train, resume, load_gan
+from artgan_nb.checkpoint import load_gan
+from artgan_nb.run import Config, train, resume
 from test_resume import Crash, assert_same
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=3, device='cpu') # 4 batches per epoch, as test_resume's

@@ -3,10 +3,10 @@ import pytest, torch
 from torch import nn
 
 from conftest import cli
-from artgan_nb.callbacks.checkpoint import load_checkpoint
+from artgan_nb.checkpoint import load_checkpoint, load_gan
 from artgan_nb.core import with_options
 from artgan_nb.models import ARCHS, ModelSpec, build_gan
-from artgan_nb.run import Config, train, load_gan, read_config
+from artgan_nb.run import Config, train, read_config
 
 TINY = dict(n_images=32, size=32, bs=16, nz=8, width=4, epochs=1, device='cpu', workers=0) # 2 batches
 

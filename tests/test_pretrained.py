@@ -5,7 +5,7 @@ import hashlib, re, subprocess, sys, zipfile
 import torch
 
 from conftest import cli
-from artgan_nb.callbacks.checkpoint import pretrained_file, pretrained_folder
+from artgan_nb.checkpoint import pretrained_file, pretrained_folder
 from artgan_nb.explore import load_run
 
 NAME = 'pretrained:wikiart64'
@@ -44,4 +44,4 @@ def test_a_built_wheel_carries_it(tmp_path):
                    cwd=pretrained_file(NAME).parents[2], capture_output=True, timeout=600)
     names = zipfile.ZipFile(next(tmp_path.glob('*.whl'))).namelist()
     assert {'artgan_nb/pretrained/wikiart64.pth', 'artgan_nb/pretrained/wikiart64.md', 'artgan_nb/data/loaders.py',
-            'artgan_nb/callbacks/checkpoint.py'} <= set(names)
+            'artgan_nb/checkpoint.py'} <= set(names)

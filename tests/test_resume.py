@@ -7,7 +7,7 @@ from fastai.callback.core import Callback
 from PIL import Image
 
 from conftest import cli
-from artgan_nb.callbacks.checkpoint import load_checkpoint
+from artgan_nb.checkpoint import load_checkpoint
 from artgan_nb.callbacks.record import read_log
 from artgan_nb.core import with_options
 from artgan_nb.grow import grow_level

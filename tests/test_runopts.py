@@ -5,7 +5,7 @@ from PIL import Image
 
 from conftest import cli
 from test_resume import TINY, Crash, states
-from artgan_nb.callbacks.checkpoint import load_checkpoint
+from artgan_nb.checkpoint import load_checkpoint
 from artgan_nb.callbacks.record import read_log
 from artgan_nb.core import with_options
 from artgan_nb.run import Config, train, resume

@@ -8,7 +8,8 @@ from fastai.callback.core import Callback
 from conftest import cli
 from test_resume import TINY, Crash, assert_same
 from artgan_nb.core import with_options
-from artgan_nb.run import Config, train, resume, read_config, load_gan
+from artgan_nb.checkpoint import load_gan
+from artgan_nb.run import Config, train, resume, read_config
 
 def crash_and_resume(tmp_path, **options):
     "An uninterrupted run and one that crashed mid-epoch and was resumed: (whole, resumed) run folders."

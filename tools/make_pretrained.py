@@ -9,7 +9,7 @@ from what the run recorded: config.json, log.csv, eval.json (run `artgan-eval RU
 import argparse, csv, hashlib, json
 from pathlib import Path
 
-from artgan_nb.callbacks.checkpoint import load_checkpoint, pretrained_checkpoint, atomic_save, checkpoint_path
+from artgan_nb.checkpoint import load_checkpoint, pretrained_checkpoint, atomic_save, checkpoint_path
 
 PACKAGE = Path(__file__).resolve().parents[1]/'artgan_nb'/'pretrained'
 MAX_MB = 10

@@ -24,7 +24,7 @@ from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import ProgressBar, ConsoleProgressBar, html_progress_bar, format_time
 from torch.utils.tensorboard import SummaryWriter
 
-from ..core import save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped, bar_kind, Progress
+from ..core import stop_of, save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped, bar_kind, Progress
 from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
@@ -34,8 +34,8 @@ class EpochCallback(Callback):
     def before_train(self): self.trained = True
 
 def cut_short(cb): # an `EpochCallback` that sets `ended` in its `after_epoch`, after the fit
-    "Whether the fit ended inside a training epoch with finite weights (not stopped by `NaNGuard`, which sets `nan_stopped`)."
-    return getattr(cb, 'trained', False) and not cb.ended and not getattr(cb.learn, 'nan_stopped', False)
+    "Whether the fit ended inside a training epoch with finite weights (not stopped by `NaNGuard`: see `core.Stop`)."
+    return getattr(cb, 'trained', False) and not cb.ended and not stop_of(cb.learn).nan
 
 def spec_stats(learn): # a GAN learner whose module carries `.spec` (a resolved `ModelSpec`)
     "The (mean, std) that undo the training images' normalisation."
