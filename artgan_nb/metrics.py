@@ -9,12 +9,12 @@ __all__ = ['DOMAIN_RATIO', 'inception_path', 'tf_bilinear', 'constant_weights', 
            'fuse_conv_relu', 'fast_inception', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed',
            'enough_images', 'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes',
            'features_key', 'load_split', 'features_path', 'cached_features', 'builtin_split', 'nearest', 'memorisation',
-           'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'EvalOptions', 'check_real', 'evaluate',
-           'other_kind', 'report']
+           'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'EvalOptions', 'check_real', 'eval_reals',
+           'evaluate', 'other_kind', 'report']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -307,26 +307,35 @@ def check_real(n_real:int, # real images found
         warnings.warn(f"the run trained on {left_out} of the images in {real}: they are left out of the evaluation")
 
 # %% ../nbs/11_metrics.ipynb #8aae335b
-def evaluate(run, real, n:int=2000, split:str='', kid_subset:int=1000, pr:bool=False,
-             cache=None, bs:int=None, seed:int=0, n_train:int=2000, device:str='auto'):
-    "Every metric of a run against real images it did not train on (see `EvalOptions`); writes RUN/memorisation.png."
-    # `bs`: images per feature batch, None: the network's own
-    opts = EvalOptions(n=n, split=split, kid_subset=kid_subset, pr=pr, seed=seed, n_train=n_train, device=device)
-    validate(opts)
-    ck,dev = read_checkpoint(run),get_device(device)
+def eval_reals(real, cfg, opts:EvalOptions, # `evaluate`'s real images; the run's `Config`; the options
+               exclude:set, cache=None): # hashes of the images the run trained on; the cache folder
+    "The real images a run is scored against: (uint8 images, how many were left out as trained on, features path)."
+    spec = cfg.model
+    if real in BUILTINS: return builtin_split(real, cfg, spec.size, opts.n, spec.nc == 1, cache)
+    return load_split(real, opts.split, spec.size, opts.n, gray=spec.nc == 1, fit=cfg.data.fit,
+                      pad_color=cfg.data.pad_color, cache_dir=cache, exclude=exclude)
+
+def evaluate(run, # a run folder, a checkpoint file or 'pretrained:NAME'
+             real, # a folder of paintings the run did not train on, or a built-in dataset's name
+             opts:EvalOptions=None, # how; None: the defaults
+             cache=None, # the images' cache folder; None: the default
+             bs:int=None, # images per feature batch; None: the network's own
+             **options): # `EvalOptions` by name, over `opts`
+    "Every metric of a run against real images it did not train on; writes RUN/memorisation.png."
+    opts = replace(opts or EvalOptions(), **options); validate(opts)
+    ck,dev = read_checkpoint(run),get_device(opts.device)
     (G,D,spec),cfg,folder = gan_of(ck, dev, name=checkpoint_path(run)),config_of(ck),run_dir(run)
     train = train_images(cfg); train_h = image_hashes(train)
-    if real in BUILTINS: reals,left_out,real_path = builtin_split(real, cfg, spec.size, n, spec.nc == 1, cache)
-    else: reals,left_out,real_path = load_split(real, split, spec.size, n, gray=spec.nc == 1, fit=cfg.data.fit,
-                                               pad_color=cfg.data.pad_color, cache_dir=cache, exclude=set(train_h))
+    reals,left_out,real_path = eval_reals(real, cfg, opts, set(train_h), cache)
     check_real(len(reals), left_out, real, opts)
-    net,(fakes,fake8) = InceptionFeatures(device=dev),generate_uint8(G, n, seed, stats=(spec.mean, spec.std))
+    net,(fakes,fake8) = InceptionFeatures(device=dev),generate_uint8(G, opts.n, opts.seed, stats=(spec.mean, spec.std))
     real_f,fake_f = cached_features(net, reals, real_path, bs),image_features(net, fake8, bs)
     n_all = len(train)
-    pick = torch.randperm(n_all, generator=torch.Generator().manual_seed(seed))[:n_train or n_all].sort().values
+    g = torch.Generator().manual_seed(opts.seed)
+    pick = torch.randperm(n_all, generator=g)[:opts.n_train or n_all].sort().values
     train,train_h = train[pick],[train_h[i] for i in pick]
     train_f = cached_features(net, train, real_path.parent/f"train-{features_key(train_h)}.pt", bs)
-    res = dict(fid_kid(real_f, fake_f, kid_subset), **(precision_recall(real_f, fake_f) if pr else {}))
+    res = dict(fid_kid(real_f, fake_f, opts.kid_subset), **(precision_recall(real_f, fake_f) if opts.pr else {}))
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8.cpu(), train, dist, idx, path=folder/'memorisation.png')
     mem = dict(mem, n_train=len(train), n_train_all=n_all)
