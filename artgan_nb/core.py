@@ -130,7 +130,8 @@ def fsync_dir(folder): # the folder in which files were created or renamed
 # %% ../nbs/00_core.ipynb #5a043583
 def nonfinite(named:dict): # {name: number or tensor}: losses, `named_parameters`, a state_dict
     "Names of the floating-point values in `named` holding a NaN or an infinity."
-    return [k for k,v in named.items() if torch.is_floating_point(t := torch.as_tensor(v)) and not torch.isfinite(t).all()]
+    return [k for k,v in named.items()
+            if torch.is_floating_point(t := torch.as_tensor(v)) and not torch.isfinite(t).all()]
 
 # %% ../nbs/00_core.ipynb #0fc6d621
 @dataclass

@@ -27,7 +27,8 @@ from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
-from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress, images_seen, run_summary
+from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress,
+                                        images_seen, run_summary)
 from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
 from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
@@ -43,9 +44,12 @@ def device_problems(name:str): # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     if name == 'auto': return []
     try: kind = torch.device(name).type
     except RuntimeError: return [f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}"]
-    if kind == 'cuda' and not torch.cuda.is_available(): return [f"device {name!r} is not available: no CUDA GPU here (use 'auto' or 'cpu')"]
-    if kind == 'mps' and not torch.backends.mps.is_available(): return [f"device {name!r} is not available here (use 'auto' or 'cpu')"]
-    if kind not in ('cpu', 'cuda', 'mps'): return [f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}"]
+    if kind == 'cuda' and not torch.cuda.is_available(): return [f"device {name!r} is not available: no CUDA GPU here "
+                                                                 "(use 'auto' or 'cpu')"]
+    if kind == 'mps' and not torch.backends.mps.is_available(): return [f"device {name!r} is not available here (use "
+                                                                        "'auto' or 'cpu')"]
+    if kind not in ('cpu', 'cuda', 'mps'): return ["device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got "
+                                                   f"{name!r}"]
     return []
 
 @dataclass
@@ -53,32 +57,47 @@ class RunOptions:
     "How a run is guarded, saved, named and started."
     adaptive_lr: bool = option(False, 'adapt the learning rates to the balance of G and D (see AdaptiveLR)')
     early_stop: int = option(0, 'stop when loss_g has moved less than 0.001 over this many epochs; 0: never', lo=0)
-    on_nan: str = option('stop', "when a loss turns NaN or inf: stop, or rollback to the last epoch's state", choices=('stop', 'rollback'))
+    on_nan: str = option('stop', "when a loss turns NaN or inf: stop, or rollback to the last epoch's state",
+                         choices=('stop', 'rollback'))
     on_collapse: str = option('warn', 'when sample diversity collapses', choices=('warn', 'stop', 'rollback', 'off'))
     save_every: int = option(1, 'checkpoint every this many epochs (and after the last)', lo=1)
     save_every_batches: int = option(0, 'also checkpoint every this many batches; 0: only at epoch ends', lo=0)
     out: str = option('runs', 'folder that holds the run folders')
     name: str = option('', "the run folder's name; empty: derived from the data and the model")
-    sample_every: int = option(0, 'also write a sample grid every this many images seen, within epochs; 0: only after each epoch', lo=0)
-    fid_every: int = option(0, "FID of 64 samples against the run's held-out images every this many epochs (needs holdout); 0: never", lo=0)
-    early_stop_eps: float = option(0.0, "stop when loss_d + loss_g changes by less than this between two batches (Algorithm 1 of the 19th-century paper); 0: never", lo=0)
-    keep_every: int = option(0, 'also keep checkpoints/epoch_NNNN.pth every this many epochs (a multiple of save_every); 0: none', lo=0)
-    evolution_epochs: str = option('', "the epochs samples/evolution.png and .gif show, e.g. '1,100,200'; '': every epoch (the grid: at most 12)")
-    alr_threshold: float = option(0.8, "with --adaptive-lr: D's windowed accuracy above this speeds G up (and slows D); below it minus 0.2, the reverse", lo=0, hi=1, lo_open=True)
-    alr_factor: float = option(1.5, "with --adaptive-lr: each change multiplies (or divides) the rates by this", lo=1, lo_open=True)
+    sample_every: int = option(0, 'also write a sample grid every this many images seen, within epochs; 0: only after '
+                                  'each epoch', lo=0)
+    fid_every: int = option(0, "FID of 64 samples against the run's held-out images every this many epochs (needs "
+                               "holdout); 0: never", lo=0)
+    early_stop_eps: float = option(0.0, "stop when loss_d + loss_g changes by less than this between two batches "
+                                        "(Algorithm 1 of the 19th-century paper); 0: never", lo=0)
+    keep_every: int = option(0, 'also keep checkpoints/epoch_NNNN.pth every this many epochs (a multiple of '
+                                'save_every); 0: none', lo=0)
+    evolution_epochs: str = option('', "the epochs samples/evolution.png and .gif show, e.g. '1,100,200'; '': every "
+                                       "epoch (the grid: at most 12)")
+    alr_threshold: float = option(0.8, "with --adaptive-lr: D's windowed accuracy above this speeds G up (and slows "
+                                       "D); below it minus 0.2, the reverse", lo=0, hi=1, lo_open=True)
+    alr_factor: float = option(1.5, "with --adaptive-lr: each change multiplies (or divides) the rates by this", lo=1,
+                               lo_open=True)
     alr_window: int = option(20, "with --adaptive-lr: batches whose D accuracy is averaged before a decision", lo=1)
-    alr_cooldown: int = option(0, "with --adaptive-lr: batches after a change that are not scored before the next decision's window", lo=0)
-    alr_nets: str = option('both', "with --adaptive-lr: whose rates change: both networks, or only G's groups (g), as the classical paper does", choices=('both', 'g'))
+    alr_cooldown: int = option(0, "with --adaptive-lr: batches after a change that are not scored before the next "
+                                  "decision's window", lo=0)
+    alr_nets: str = option('both', "with --adaptive-lr: whose rates change: both networks, or only G's groups (g), as "
+                                   "the classical paper does", choices=('both', 'g'))
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model options must match; '': none")
-    allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint (not their classes)')
+    init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model "
+                                "options must match; '': none")
+    allow_data_change: bool = option(False, 'with --resume: continue although the images changed since the checkpoint '
+                                            '(not their classes)')
     minutes: float = option(0.0, "stop after this many minutes of training, at a batch's end, with a checkpoint; "
                             "0: no limit; on --resume: this many more (0: none), the run's own if not given", lo=0)
-    recipe: str = option('', f"a paper's options by name, set before the options given: {', '.join(RECIPES)} (see --list-recipes); '': none")
+    recipe: str = option('', f"a paper's options by name, set before the options given: {', '.join(RECIPES)} (see "
+                             "--list-recipes); '': none")
     def more_problems(self):
-        keep = [f"keep_every ({self.keep_every}) must be a multiple of save_every ({self.save_every}): only saved epochs can be kept"] \
+        keep = [f"keep_every ({self.keep_every}) must be a multiple of save_every ({self.save_every}): only saved "
+                "epochs can be kept"] \
                if self.keep_every % self.save_every else []
-        return device_problems(self.device) + recipe_problems(self.recipe) + epoch_list_problems(self.evolution_epochs) + keep
+        return (device_problems(self.device) + recipe_problems(self.recipe) + epoch_list_problems(self.evolution_epochs)
+                + keep)
 
 @dataclass
 class Config:
@@ -95,7 +114,8 @@ class Config:
 def with_recipe(cfg:Config, # the options to start from
                 recipe:str='', # a recipe's name (see `recipes.RECIPES`); '': none
                 **options): # options by name, over the recipe's
-    "`cfg` with recipe `recipe`'s options set, then `options`, and the recipe's name recorded: defaults < recipe < options."
+    ("`cfg` with recipe `recipe`'s options set, then `options`, and the recipe's name recorded: "
+     "defaults < recipe < options.")
     if not recipe: return with_options(cfg, **options)
     return with_options(cfg, **{**get_recipe(recipe).options, **options}, recipe=recipe)
 
@@ -134,7 +154,8 @@ class RunLock:
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise RunLocked(f"run folder {self.path.parent} is in use by {_read_owner(self.path)} (lock file {self.path}); "
+                raise RunLocked(f"run folder {self.path.parent} is in use by {_read_owner(self.path)} (lock file "
+                                f"{self.path}); "
                                 "wait for it to finish or stop it first") from None
             if os.path.exists(self.path) and os.stat(self.path).st_ino == os.fstat(fd).st_ino: break
             os.close(fd) # the file was removed by its previous holder: lock the new one
@@ -152,7 +173,8 @@ class RunLock:
 # %% ../nbs/10_run.ipynb #b923b738
 def data_identity(images, # the `ImageCache` of `load_images`
                   report:dict=None): # its report; None for the built-in data set
-    "What identifies a run's images: the cache's name (None: built-in), which changes with any file, their number and class names."
+    ("What identifies a run's images: the cache's name (None: built-in), which changes with any file, "
+     "their number and class names.")
     return dict(cache=Path(report['cache']).name if report else None, images=len(images), classes=list(images.classes))
 
 def prepare(cfg:Config, report=print): # `report(text)` shows the data report; None: silent
@@ -180,11 +202,13 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
                   run:Path): # the run folder
     "The callbacks that record, guard and checkpoint the run in folder `run`."
     r = cfg.run
-    cbs = [TensorBoardWriter(run, to_dict(cfg)), NaNGuard(r.on_nan), SampleLogger(run, seed=cfg.train.seed, every=r.sample_every, epochs=parse_epochs(r.evolution_epochs)),
-           MetricsLog(run), LossLog(run), EpochSummary(), Checkpoint(run, to_dict(cfg), every=r.save_every, every_batches=r.save_every_batches)]
+    cbs = [TensorBoardWriter(run, to_dict(cfg)), NaNGuard(r.on_nan),
+           SampleLogger(run, seed=cfg.train.seed, every=r.sample_every, epochs=parse_epochs(r.evolution_epochs)),
+           MetricsLog(run), LossLog(run), EpochSummary(),
+           Checkpoint(run, to_dict(cfg), every=r.save_every, every_batches=r.save_every_batches)]
     if r.keep_every: cbs.append(KeepCheckpoints(run, r.keep_every))
-    if r.adaptive_lr: cbs.append(AdaptiveLR(upper=r.alr_threshold, lower=r.alr_threshold - 0.2, factor=r.alr_factor, window=r.alr_window,
-                                            cooldown=r.alr_cooldown, nets=r.alr_nets, run_dir=run))
+    if r.adaptive_lr: cbs.append(AdaptiveLR(upper=r.alr_threshold, lower=r.alr_threshold - 0.2, factor=r.alr_factor,
+                                            window=r.alr_window, cooldown=r.alr_cooldown, nets=r.alr_nets, run_dir=run))
     if r.early_stop: cbs.append(EarlyStop(patience=r.early_stop))
     if r.early_stop_eps: cbs.append(LossChangeStop(r.early_stop_eps))
     if r.minutes: cbs.append(TimeLimit(r.minutes))
@@ -193,7 +217,8 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
 
 def write_config(cfg:Config, run:Path, device):
     "Write `run/config.json`: the resolved config, then the versions and the device it ran with."
-    env = dict(artgan_nb=artgan_nb.__version__, torch=torch.__version__, python=platform.python_version(), device=str(device))
+    env = dict(artgan_nb=artgan_nb.__version__, torch=torch.__version__, python=platform.python_version(),
+               device=str(device))
     write_file(run/'config.json', json.dumps(dict(to_dict(cfg), env=env), indent=2))
 
 def read_config(path):
@@ -203,7 +228,8 @@ def read_config(path):
     return from_dict(Config, with_old_defaults(d))
 
 def fit_run(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
-    "Add the run-folder callbacks and a live bar to `learn`, fit it (continuing from checkpoint `ck` if given); once done, say what it left."
+    ("Add the run-folder callbacks and a live bar to `learn`, fit it (continuing from checkpoint `ck` if given); "
+     "once done, say what it left.")
     learn.run_dir,bar = run,LiveProgress()
     learn.add_cbs(callbacks_for(cfg, run) + [bar] + ([Resume(ck)] if ck else []) + list(cbs or []))
     try:
@@ -229,7 +255,8 @@ def train(cfg:Config=None, # the run's options; None: the defaults
           **options): # options by name, over the recipe's
     "Train a new run; return (learner, run folder). SIGINT or SIGTERM stops it with a checkpoint (see `fit_stoppable`)."
     cfg = with_recipe(cfg or Config(), recipe, **options)
-    start = read_checkpoint(cfg.run.init_from) if cfg.run.init_from else None # refused before any work if it cannot be read
+    # refused before any work if it cannot be read
+    start = read_checkpoint(cfg.run.init_from) if cfg.run.init_from else None
     procs = (procs or OneProcess()).start()
     learn = prepare(cfg, report=print if procs.rank == 0 else None)
     if start: start_from(learn, start, checkpoint_path(cfg.run.init_from))
@@ -263,7 +290,8 @@ def check_stopped(learn, run):
     if not stop_of(learn).nan: return
     new = 'start a new run with lower learning rates (--lr-g, --lr-d)'
     if not checkpoint_path(run).exists(): todo = f"no checkpoint was written: {new}, or with --on-nan rollback"
-    else: todo = f"its last checkpoint is kept: continue with rollbacks ({resume_command(run)} --on-nan rollback) or {new}"
+    else: todo = (f"its last checkpoint is kept: continue with rollbacks ({resume_command(run)} --on-nan rollback) "
+                  f"or {new}")
     raise RunStopped(f"{learn.stop_record.reason}; {todo}")
 
 def start_from(learn, ck:dict, # a checkpoint, as `read_checkpoint` gives it
@@ -284,7 +312,8 @@ def outside_links(run):
     root,out = Path(run).resolve(),[]
     for folder,dirs,files in os.walk(root): # links to folders are listed, not entered
         for p in (Path(folder)/n for n in dirs + files):
-            if p.is_symlink() and not p.resolve().is_relative_to(root): out.append((Path(run)/p.relative_to(root), os.readlink(p)))
+            if p.is_symlink() and not p.resolve().is_relative_to(root): out.append((Path(run)/p.relative_to(root),
+                                                                                    os.readlink(p)))
     return out
 
 def check_run_folder(run):
@@ -292,13 +321,15 @@ def check_run_folder(run):
     run = Path(run)
     if not run.is_dir(): raise CheckpointError(f"no run folder at {run}")
     bad = outside_links(run)
-    if bad: raise ValueError(f"refusing to write into {run}: {bad[0][0]} is a symbolic link to {bad[0][1]}, outside the run folder"
-                             + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else '') + "; replace the links by the files themselves")
+    if bad: raise ValueError(f"refusing to write into {run}: {bad[0][0]} is a symbolic link to {bad[0][1]}, "
+                             "outside the run folder" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else '')
+                             + "; replace the links by the files themselves")
     return run
 
 def config_changes(a:dict, b:dict): # two configs as `to_dict` (or config.json) gives them
     "{option: (value in a, value in b)} for every option whose values differ."
-    flat = lambda d: {k: v for g,o in json.loads(json.dumps(d)).items() if g != 'env' and isinstance(o, dict) for k,v in o.items()}
+    flat = lambda d: {k: v for g,o in json.loads(json.dumps(d)).items() if g != 'env' and isinstance(o, dict)
+                      for k,v in o.items()}
     fa,fb = flat(a),flat(b)
     return {k: (fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)}
 
@@ -320,23 +351,29 @@ def data_changes(old:dict, new:dict): # `data_identity`s: the checkpoint's and t
     "What changed in a run's data, as phrases (none if nothing did, or if the checkpoint predates identities)."
     if not old: return []
     out = [f"{old['images']} images then, {new['images']} now"] if old['images'] != new['images'] else []
-    if old['classes'] != new['classes']: out.append(f"classes {', '.join(old['classes']) or 'none'} then, {', '.join(new['classes']) or 'none'} now")
-    if old['cache'] != new['cache']: out.append(f"its files were added, removed or modified (cache {old['cache']} then, {new['cache']} now)")
+    if old['classes'] != new['classes']: out.append(f"classes {', '.join(old['classes']) or 'none'} then, "
+                                                    f"{', '.join(new['classes']) or 'none'} now")
+    if old['cache'] != new['cache']: out.append(f"its files were added, removed or modified (cache {old['cache']} "
+                                                f"then, {new['cache']} now)")
     return out
 
-def check_data(old:dict, new:dict, run, allow:bool=False): # `data_identity`s; the run folder; continue on changed images
+def check_data(old:dict, new:dict, run,
+               allow:bool=False): # `data_identity`s; the run folder; continue on changed images
     "Refuse to resume `run` on changed data unless `allow`, and always when the number of classes changed."
     changes = data_changes(old, new)
     if not changes: return
     what = f"the data of {run} changed since its checkpoint: {'; '.join(changes)}"
-    if len(old['classes']) != len(new['classes']): raise DataError(f"{what}; a run cannot change its number of classes: start a new run")
-    if not allow: raise DataError(f"{what}; refusing to resume on other data (pass --allow-data-change to continue on it)")
+    if len(old['classes']) != len(new['classes']): raise DataError(f"{what}; a run cannot change its number of "
+                                                                   "classes: start a new run")
+    if not allow: raise DataError(f"{what}; refusing to resume on other data (pass --allow-data-change to continue on "
+                                  "it)")
     warnings.warn(f"{what}; continuing on the new data, as allowed")
 
 def check_data_folder(cfg:Config, run):
     "Name the data folder of `run` if it is missing."
     if cfg.data.data not in BUILTINS and not Path(cfg.data.data).is_dir():
-        raise DataError(f"the data folder of {run} is missing: {cfg.data.data} (put the images back there to resume it)")
+        raise DataError(f"the data folder of {run} is missing: {cfg.data.data} (put the images back there to resume "
+                        "it)")
 
 def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None, minutes:float=None):
     "The checkpoint's `cfg` as a resume of `run` fits it: with `epochs` (a new total), `on_nan`, `minutes` if given."
@@ -345,7 +382,8 @@ def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None, minute
         edited = f" ({said})" if (said := config_edits(run, ck['config'])) else ''
         raise ValueError(f"{run} has finished its {total} epochs{edited}; to train on, give a new total: "
                          f"{resume_command(run)} --epochs N (N > {done})")
-    if epochs is not None and epochs <= done: raise ValueError(f"{run} has already trained {done} epochs: --epochs must be more than {done}, got {epochs}")
+    if epochs is not None and epochs <= done: raise ValueError(f"{run} has already trained {done} epochs: --epochs "
+                                                               f"must be more than {done}, got {epochs}")
     return with_options(cfg, epochs=epochs or total, on_nan=on_nan or cfg.run.on_nan,
                         minutes=cfg.run.minutes if minutes is None else minutes)
 
@@ -376,5 +414,6 @@ def resume(run, # a run folder
             trim_rows(run/'log.csv', ck['epoch'])
             done,limit = done_place(ck['epoch'], ck['batch']),budget_text(cfg.run.minutes)
             print(f"resuming {run} after {done} of {cfg.train.epochs}{procs.count}; {limit}{note}")
-        ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs} # the fraction of the new total
+        # pct_train: the fraction of the new total
+        ck = {**ck, 'pct_train': ck['pct_train'] * config_of(ck).train.epochs / cfg.train.epochs}
         return procs.fit(learn, cfg, run, ck, cbs),run

@@ -39,10 +39,11 @@ class GANModule(nn.Module):
                  augment=None, # differentiable batch transform applied to every image D sees
                  noise_std:float=0.0, # instance noise on every image D sees, while training
                  precision:str='fp32', # a key of `PRECISIONS`: both networks run under autocast to its dtype
-                 channels_last:bool=False): # hand D every image channels-last, the layout of its weights (see `TrainOptions`)
+                 channels_last:bool=False): # hand D every image channels-last, its weights' layout (see `TrainOptions`)
         super().__init__()
         self.generator,self.discriminator,self.spec = generator,discriminator,spec
-        self.augment,self.noise_std,self.precision,self.channels_last,self.made = augment,noise_std,precision,channels_last,None
+        self.augment,self.noise_std,self.precision = augment,noise_std,precision
+        self.channels_last,self.made = channels_last,None
 
     @property
     def nz(self): return self.spec.nz
@@ -67,7 +68,8 @@ class GANModule(nn.Module):
     def forward(self, z, y=None):
         made,self.made = self.made,None
         with self.autocast(): # fastai may hand `z` back as a new tensor object (CastToTensor), on the same memory
-            x = made[1] if made is not None and made[0].data_ptr() == z.data_ptr() and made[0].shape == z.shape else self.generate(z, y)
+            x = (made[1] if made is not None and made[0].data_ptr() == z.data_ptr() and made[0].shape == z.shape
+                 else self.generate(z, y))
             return self.critic(self.d_input(x), y)
 
     def noise(self, n:int): return torch.randn(n, self.nz, device=next(self.parameters()).device)
@@ -82,7 +84,8 @@ def adam(groups:dict, # {name: parameters}, as `param_groups` returns
          betas=(0.5, 0.999),
          fused:bool=None): # torch's fused kernel (one per step, not one per tensor); None: torch's default
     "A torch Adam with one parameter group per named group, no weight decay."
-    return torch.optim.Adam([dict(params=ps, lr=lrs[n], name=n) for n,ps in groups.items()], betas=betas, weight_decay=0.0, fused=fused)
+    return torch.optim.Adam([dict(params=ps, lr=lrs[n], name=n) for n,ps in groups.items()], betas=betas,
+                            weight_decay=0.0, fused=fused)
 
 def group_rates(groups:dict, # {name: parameters}
                 lr:float, # the learning rate of every group but 'detail'
@@ -104,7 +107,8 @@ class GANTrainer(Callback):
                  scale:bool=False): # scale both losses with a gradient scaler each (fp16 on a GPU)
         self.opt_d,self.d_loss,self.n_dis,self.gp,self.r1,self.ema,self.last = opt_d,d_loss,n_dis,gp,r1,ema,{}
         self.reuse_fakes,self.d_losses,self.g_loss = reuse_fakes,[],None
-        self.scaler_d,self.scaler_g = torch.amp.GradScaler('cuda', enabled=scale),torch.amp.GradScaler('cuda', enabled=scale)
+        self.scaler_d,self.scaler_g = (torch.amp.GradScaler('cuda', enabled=scale),
+                                       torch.amp.GradScaler('cuda', enabled=scale))
 
     def penalty(self, real_in, fake_in, y):
         "The gradient penalties, on D's inputs; y: the real images' labels or None."
@@ -150,7 +154,8 @@ class GANTrainer(Callback):
         if not self.training: return
         gan,real,self.d_losses = self.learn.model,self.xb[0],[]
         y_real = self.yb[0] if gan.n_classes else None
-        for i in range(self.n_dis): inputs = self.discriminator_step(real, y_real, keep=self.reuse_fakes and i == self.n_dis - 1)
+        for i in range(self.n_dis):
+            inputs = self.discriminator_step(real, y_real, keep=self.reuse_fakes and i == self.n_dis - 1)
         gan.discriminator.requires_grad_(False)
         self.learn.xb = inputs if self.reuse_fakes else gan.inputs(len(real))
 
@@ -233,14 +238,17 @@ class TrainOptions:
                        "hinge, wgan-gp (Wasserstein, with the gradient penalty --gp) or lsgan (least squares)",
                        choices=tuple(LOSSES))
     lr_g: float = option(2e-4, "the generator's Adam learning rate", lo=0, lo_open=True)
-    lr_g_detail: float = option(5e-5, "learning rate of the 'classical' generator's detail layers (other archs: unused)", lo=0, lo_open=True)
+    lr_g_detail: float = option(5e-5, "learning rate of the 'classical' generator's detail layers (other archs: "
+                                      "unused)", lo=0, lo_open=True)
     lr_d: float = option(2e-4, "the discriminator's Adam learning rate", lo=0, lo_open=True)
     beta1: float = option(0.5, "Adam's beta1, both networks", lo=0, hi=1, hi_open=True)
     beta2: float = option(0.999, "Adam's beta2, both networks", lo=0, hi=1, hi_open=True)
     n_dis: int = option(1, 'discriminator steps per batch', lo=1)
     ema: float = option(0.999, "decay of the generator's moving average (warmed up); 0: none", lo=0, hi=1, hi_open=True)
-    diffaug: str = option('color,translation', f"DiffAugment policy for every image D sees, names from {', '.join(DIFF_POLICIES)}; 'none': off")
-    label_smoothing: float = option(None, f"one-sided label smoothing of D's real targets; None: 0.1 for {', '.join(SMOOTHABLE)}, else 0",
+    diffaug: str = option('color,translation', "DiffAugment policy for every image D sees, names from "
+                                               f"{', '.join(DIFF_POLICIES)}; 'none': off")
+    label_smoothing: float = option(None, "one-sided label smoothing of D's real targets; None: 0.1 for "
+                                          f"{', '.join(SMOOTHABLE)}, else 0",
                                     lo=0, hi=0.5, hi_open=True)
     g_confidence: float = option(0.0, "weight of the generator's confidence penalty, minus the entropy of D's "
                                  "verdict on its images, added to G's loss: our reading, after Pereyra et al. 2017, of "
@@ -251,8 +259,8 @@ class TrainOptions:
     bs: int = option(64, 'batch size', lo=1)
     epochs: int = option(25, 'passes over the training images', lo=1)
     seed: int = option(0, 'seed of everything random', lo=0, hi=2**32 - 1)
-    reuse_fakes: bool = option(True, "the generator step scores the discriminator step's fakes instead of making new ones: "
-                               "one generator forward per batch, as the PyTorch DCGAN example")
+    reuse_fakes: bool = option(True, "the generator step scores the discriminator step's fakes instead of making "
+                                     "new ones: one generator forward per batch, as the PyTorch DCGAN example")
     precision: str = option('auto', "'auto': bf16 where the device computes it natively (a CUDA GPU with bf16, a "
                             "CPU with avx512_bf16 or amx_bf16), else fp32; 'bf16': autocast to bfloat16 (far slower "
                             "without native bf16); 'fp16': float16 with gradient scalers (CUDA only); "
@@ -272,9 +280,11 @@ class TrainOptions:
         if self.g_confidence and self.loss not in PROBABILITY_LOSSES:
             bad.append(f"g_confidence applies to the {', '.join(PROBABILITY_LOSSES)} losses, not {self.loss!r}")
         if self.diffaug != 'none' and not all(n.strip() in DIFF_POLICIES for n in self.diffaug.split(',')):
-            bad.append(f"diffaug must be 'none' or comma-separated names from {', '.join(DIFF_POLICIES)}, got {self.diffaug!r}")
+            bad.append(f"diffaug must be 'none' or comma-separated names from {', '.join(DIFF_POLICIES)}, got "
+                       f"{self.diffaug!r}")
         if self.compile and (self.r1 or self.loss == 'wgan-gp'):
-            bad.append("compile cannot train with r1 or the 'wgan-gp' loss: their penalties differentiate twice, which torch.compile does not")
+            bad.append("compile cannot train with r1 or the 'wgan-gp' loss: their penalties differentiate twice, which "
+                       "torch.compile does not")
         return bad
 
     def resolved(self, device=None): # the training device, a `torch.device`; None: the CPU
@@ -290,7 +300,8 @@ def spec_for(dls, # DataLoaders of (image, label) batches with `dls.stats`, as `
     "A copy of `spec` with the fields the data decides filled in: nc, n_classes (when `spec.cond`), mean and std."
     spec,ds = spec or ModelSpec(),dls.train.dataset
     img = ds[0][0]
-    if img.shape[-1] != spec.size: raise ValueError(f"the images are {img.shape[-1]} pixels wide but the model's size is {spec.size}")
+    if img.shape[-1] != spec.size: raise ValueError(f"the images are {img.shape[-1]} pixels wide but the model's size "
+                                                    f"is {spec.size}")
     n_classes = 0
     if spec.cond:
         classes = getattr(ds, 'classes', None)
@@ -298,7 +309,8 @@ def spec_for(dls, # DataLoaders of (image, label) batches with `dls.stats`, as `
                                          "(give the data as class subfolders or with a labels CSV)")
         n_classes = len(classes)
     mean,std = dls.stats
-    return replace(spec, nc=img.shape[-3], n_classes=n_classes, mean=tuple(map(float, mean)), std=tuple(map(float, std)))
+    return replace(spec, nc=img.shape[-3], n_classes=n_classes, mean=tuple(map(float, mean)),
+                   std=tuple(map(float, std)))
 
 # %% ../nbs/06_train.ipynb #75c1f968
 import matplotlib.pyplot as plt
@@ -330,15 +342,17 @@ class GANLearner(Learner):
 
     def lr_find(self, *args, **kwargs):
         "Not for a GAN: a `ValueError` that says why and what to do instead."
-        raise ValueError("lr_find does not apply to a GAN: its two networks chase each other, so no loss falls steadily "
-                         "with the learning rate; keep lr_g and lr_d (2e-4 suits DCGAN) and lower both if training diverges")
+        raise ValueError("lr_find does not apply to a GAN: its two networks chase each other, so no loss falls "
+                         "steadily with the learning rate; keep lr_g and lr_d (2e-4 suits DCGAN) and lower both if "
+                         "training diverges")
 
 # %% ../nbs/06_train.ipynb #825ff8b5
 def precision_problems(precision:str, # a key of `PRECISIONS`
                        device): # the training device, a `torch.device`
     "Why `precision` cannot train on `device`, as messages (none if it can)."
     if precision == 'fp16' and device.type != 'cuda':
-        return [f"precision 'fp16' needs a CUDA GPU (its gradient scaler is CUDA's), not {device.type!r}: use 'bf16' or 'fp32'"]
+        return [f"precision 'fp16' needs a CUDA GPU (its gradient scaler is CUDA's), not {device.type!r}: use 'bf16' "
+                "or 'fp32'"]
     return []
 
 def gan_learner(dls, # fastai DataLoaders of (image, label) batches with `dls.stats`, as `gan_dls` makes them
@@ -363,12 +377,14 @@ def gan_learner(dls, # fastai DataLoaders of (image, label) batches with `dls.st
     lrs_g = group_rates(groups_g, opts.lr_g, opts.lr_g_detail)
     gan_loss = get_loss(opts.loss, opts.label_smoothing, opts.g_confidence)
     opt_func = lambda _, lr: OptimWrapper(opt=adam(groups_g, lrs_g, betas, fused=True))
-    trainer = GANTrainer(adam(groups_d, group_rates(groups_d, opts.lr_d), betas, fused=True), gan_loss.d_loss, opts.n_dis,
-                         gp=opts.gp if opts.loss == 'wgan-gp' else 0.0, r1=opts.r1, ema=EMA(G, opts.ema) if opts.ema else None,
+    trainer = GANTrainer(adam(groups_d, group_rates(groups_d, opts.lr_d), betas, fused=True), gan_loss.d_loss,
+                         opts.n_dis, gp=opts.gp if opts.loss == 'wgan-gp' else 0.0, r1=opts.r1,
+                         ema=EMA(G, opts.ema) if opts.ema else None,
                          reuse_fakes=opts.reuse_fakes, scale=opts.precision == 'fp16')
     if opts.compile: G.compile(); D.compile() # in place: the state_dicts keep their names
     augment = None if opts.diffaug == 'none' else DiffAugment(opts.diffaug)
-    learn = GANLearner(dls, GANModule(G, D, spec, augment, opts.instance_noise, opts.precision, opts.channels_last), loss_func=gan_loss,
+    learn = GANLearner(dls, GANModule(G, D, spec, augment, opts.instance_noise, opts.precision, opts.channels_last),
+                       loss_func=gan_loss,
                        opt_func=opt_func, lr=[lrs_g[n] for n in groups_g], metrics=[GANStat(k) for k in GAN_STATS],
                        cbs=[trainer, *([Grow(spec.progressive)] if spec.progressive else []), *L(cbs)])
     learn.recorder.train_metrics,learn.recorder.valid_metrics = True,False

@@ -50,7 +50,8 @@ class Checkpoint(Callback):
                  config:dict, # the run's options, stored in the checkpoint
                  every:int=1, # save after every `every` epochs (and after the last one)
                  every_batches:int=0): # also save every this many batches; 0: only at epoch ends
-        self.path,self.config,self.every,self.every_batches = Path(run_dir)/'checkpoints'/'last.pth',config,every,every_batches
+        self.path = Path(run_dir)/'checkpoints'/'last.pth'
+        self.config,self.every,self.every_batches = config,every,every_batches
 
     def nets(self):
         "{name: state_dict} of G, D and, if the trainer keeps one, the EMA generator."
@@ -59,17 +60,20 @@ class Checkpoint(Callback):
         return nets if ema is None else {**nets, 'ema': ema.model.state_dict()}
 
     def state(self, epoch:int, batch:int, dl_rng):
-        "The checkpoint: `MODEL_KEYS` (and 'ema'), `STATE_KEYS`, and the data's identity (`learn.data_identity`, if set)."
+        ("The checkpoint: `MODEL_KEYS` (and 'ema'), `STATE_KEYS`, "
+         "and the data's identity (`learn.data_identity`, if set).")
         return dict(**self.nets(), opt_g=self.learn.opt.state_dict(), opt_d=self.learn.gan_trainer.opt_d.state_dict(),
                     epoch=epoch, batch=batch, train_iter=self.learn.train_iter, pct_train=self.learn.pct_train,
                     metrics=[metric_state(m) for m in self.learn.metrics], rng=get_rng_states(), dl_rng=dl_rng,
-                    callbacks={type(cb).__name__: cb.state_dict() for cb in self.learn.cbs if hasattr(cb, 'state_dict')},
+                    callbacks={type(cb).__name__: cb.state_dict() for cb in self.learn.cbs
+                               if hasattr(cb, 'state_dict')},
                     config=self.config, data=getattr(self.learn, 'data_identity', None))
 
     def save(self, epoch:int, batch:int, dl_rng):
         "Write the checkpoint, unless a weight is not finite."
         bad = {n: nonfinite(sd) for n,sd in self.nets().items() if nonfinite(sd)}
-        if bad: raise CheckpointError(f"refusing to save {self.path}: non-finite (NaN or inf) weights in {bad}; the previous checkpoint is kept")
+        if bad: raise CheckpointError(f"refusing to save {self.path}: non-finite (NaN or inf) weights in {bad}; the "
+                                      "previous checkpoint is kept")
         atomic_save(self.state(epoch, batch, dl_rng), self.path)
 
     def before_train(self): self.epoch_rng = self.dls.train.rng.getstate() # the loader shuffles from this when iterated
@@ -91,7 +95,8 @@ class Resume(Callback):
 
     def before_fit(self):
         ck,gan,trainer = self.ck,self.learn.model,self.learn.gan_trainer
-        gan.to(getattr(self.dls, 'device', None) or default_device()) # as fastai does, so optimizer states land on the same device
+        # as fastai does, so optimizer states land on the same device
+        gan.to(getattr(self.dls, 'device', None) or default_device())
         load_weights(gan.generator, ck['generator'], 'generator')
         load_weights(gan.discriminator, ck['discriminator'], 'discriminator')
         if 'ema' in ck: load_weights(trainer.ema.model, ck['ema'], 'ema')
@@ -121,7 +126,8 @@ class Resume(Callback):
         if self.ck['batch'] == 0: self.restore()
 
     def before_batch(self):
-        if self.epoch == self.ck['epoch'] and self.iter < self.ck['batch']: self.pause_others(); raise CancelBatchException()
+        if self.epoch == self.ck['epoch'] and self.iter < self.ck['batch']:
+            self.pause_others(); raise CancelBatchException()
         self.unpause_others()
 
     def after_batch(self): # the last skipped batch: the next one must start from the saved states
@@ -136,7 +142,8 @@ class Interrupted(KeyboardInterrupt):
 
 @contextmanager
 def catch_signals(learn):
-    "While the block runs, a first SIGINT or SIGTERM sets `learn.stop_record.signal`; a second one raises `KeyboardInterrupt`."
+    ("While the block runs, a first SIGINT or SIGTERM sets `learn.stop_record.signal`; "
+     "a second one raises `KeyboardInterrupt`.")
     stop = stop_of(learn)
     def handler(signum, frame):
         if stop.signal: raise KeyboardInterrupt()
@@ -149,7 +156,8 @@ def catch_signals(learn):
         for s,h in old.items(): signal.signal(s, h)
 
 class SignalStop(Callback):
-    "End the fit at a batch's end once `learn.stop_record.signal` is set, with a checkpoint (by the learner's `Checkpoint`)."
+    ("End the fit at a batch's end once `learn.stop_record.signal` is set, "
+     "with a checkpoint (by the learner's `Checkpoint`).")
     order = 101 # after Checkpoint
     def stop(self, epoch:int, batch:int, dl_rng):
         self.learn.checkpoint.save(epoch, batch, dl_rng)

@@ -56,7 +56,8 @@ class Guard(EpochCallback):
     actions = ('stop', 'rollback')
     def __init__(self, action:str='stop', # one of the class's `actions`
                  max_rollbacks:int=3): # after this many rollbacks, stop
-        if action not in self.actions: raise ValueError(f"{type(self).__name__} action must be {one_of(self.actions)}, not {action!r}")
+        if action not in self.actions: raise ValueError(f"{type(self).__name__} action must be {one_of(self.actions)}, "
+                                                        f"not {action!r}")
         self.action,self.max_rollbacks = action,max_rollbacks
 
     def before_fit(self):
@@ -65,7 +66,8 @@ class Guard(EpochCallback):
 
     def keep(self, at_start:bool=False):
         "With `action='rollback'`, remember the current state as the one to roll back to."
-        if self.action == 'rollback': self.good,self.good_epoch = snapshot(self.learn),(0 if at_start else self.epoch + 1)
+        if self.action == 'rollback':
+            self.good,self.good_epoch = snapshot(self.learn),(0 if at_start else self.epoch + 1)
 
     def stop(self, why:str):
         "End the run: `learn.stop_record.reason` says who stopped it and why."
@@ -80,7 +82,8 @@ class Guard(EpochCallback):
         restore(self.learn, self.good)
         self.rollbacks += 1
         back_to = 'the start of the fit' if self.good_epoch == 0 else f'the end of epoch {self.good_epoch}'
-        print(f"{type(self).__name__}: {why}; rolled back to {back_to} (rollback {self.rollbacks} of {self.max_rollbacks})")
+        print(f"{type(self).__name__}: {why}; rolled back to {back_to} (rollback {self.rollbacks} of "
+              f"{self.max_rollbacks})")
 
 # %% ../../nbs/08_callbacks_guards.ipynb #8d4c4bc9
 class NaNGuard(Guard):
@@ -134,13 +137,14 @@ class AdaptiveLR(Callback):
                  window:int=20, # batches averaged before a decision
                  min_mult:float=0.1, max_mult:float=10.0, # bounds of each network's multiplier of its starting rates
                  metric:str='acc', # 'acc' (mean accuracy on real and fake) or 'gap' (D(x) - D(G(z)))
-                 cooldown:int=0, # batches after a change that are not scored: the next decision waits `cooldown + window` batches
+                 cooldown:int=0, # unscored batches after a change: the next decision waits `cooldown + window` batches
                  nets:str='both', # 'both', or 'g': only G's rates move, D's stay (as the classical paper does)
                  run_dir=None, # write `lr_changes.csv` here
                  verbose:bool=True): # print every change
         if not lower < upper: raise ValueError(f"lower ({lower}) must be below upper ({upper})")
         if not factor > 1: raise ValueError(f"factor must be > 1, not {factor}")
-        if not 0 < min_mult <= 1 <= max_mult: raise ValueError(f"need 0 < min_mult <= 1 <= max_mult, got {min_mult} and {max_mult}")
+        if not 0 < min_mult <= 1 <= max_mult: raise ValueError(f"need 0 < min_mult <= 1 <= max_mult, got {min_mult} "
+                                                               f"and {max_mult}")
         if metric not in ('acc', 'gap'): raise ValueError(f"metric must be 'acc' or 'gap', not {metric!r}")
         if nets not in ('both', 'g'): raise ValueError(f"nets must be 'both' or 'g', not {nets!r}")
         if cooldown < 0: raise ValueError(f"cooldown must be at least 0, not {cooldown}")
@@ -160,16 +164,20 @@ class AdaptiveLR(Callback):
     def apply(self):
         for opt,base,mult in zip(self.opts, self.base, (self.mult_g, self.mult_d)): set_rates(opt, base, mult)
 
-    def state_dict(self): return dict(mult_g=self.mult_g, mult_d=self.mult_d, base=self.base, scores=list(self.scores), wait=self.wait)
+    def state_dict(self): return dict(mult_g=self.mult_g, mult_d=self.mult_d, base=self.base, scores=list(self.scores),
+                                      wait=self.wait)
     def load_state_dict(self, sd:dict): # as `state_dict` returns: a resumed run continues with the same rates
-        self.mult_g,self.mult_d,self.base,self.wait = sd['mult_g'],sd['mult_d'],sd['base'],sd.get('wait', 0) # checkpoints before cooldown lack 'wait'
+        # checkpoints before cooldown lack 'wait'
+        self.mult_g,self.mult_d,self.base,self.wait = sd['mult_g'],sd['mult_d'],sd['base'],sd.get('wait', 0)
         self.scores = deque(sd['scores'], maxlen=self.window)
         self.apply()
 
     def move(self, step:int): # +1: D too strong, -1: D too weak
-        "Change the multipliers by `factor**step` (G) and `factor**-step` (D, unless `nets='g'`) within bounds; True if one changed."
+        ("Change the multipliers by `factor**step` (G) and `factor**-step` (D, unless `nets='g'`) within bounds; "
+         "True if one changed.")
         clip = lambda m: min(max(m, self.min_mult), self.max_mult)
-        g,d = clip(self.mult_g * self.factor**step),(self.mult_d if self.nets == 'g' else clip(self.mult_d / self.factor**step))
+        g,d = (clip(self.mult_g * self.factor**step),
+               self.mult_d if self.nets == 'g' else clip(self.mult_d / self.factor**step))
         if (g, d) == (self.mult_g, self.mult_d): return False
         self.mult_g,self.mult_d = g,d
         self.apply()
@@ -191,11 +199,13 @@ class AdaptiveLR(Callback):
         lr_g,lr_d = self.rates(self.opts[0]),self.rates(self.opts[1])
         self.changes.append((self.epoch + 1, self.iter + 1, score, lr_g, lr_d))
         fmt = lambda rates: ', '.join(f'{r:.3g}' for r in rates)
-        if self.verbose: print(f"AdaptiveLR epoch {self.epoch + 1} batch {self.iter + 1}: D {self.metric} {score:.3f}; lr_g {fmt(lr_g)}, lr_d {fmt(lr_d)}")
+        if self.verbose: print(f"AdaptiveLR epoch {self.epoch + 1} batch {self.iter + 1}: D {self.metric} {score:.3f}; "
+                               f"lr_g {fmt(lr_g)}, lr_d {fmt(lr_d)}")
         if self.path is None: return
         names = lambda opt, net: [f"lr_{net}_{g['name']}" for g in opt.param_groups]
         append_row(self.path, {'epoch': self.epoch + 1, 'batch': self.iter + 1, self.metric: score,
-                               **dict(zip(names(self.opts[0], 'g'), lr_g)), **dict(zip(names(self.opts[1], 'd'), lr_d))})
+                               **dict(zip(names(self.opts[0], 'g'), lr_g)),
+                               **dict(zip(names(self.opts[1], 'd'), lr_d))})
 
 # %% ../../nbs/08_callbacks_guards.ipynb #2641ce98
 def plateaued(values:list, # one value per epoch
@@ -221,10 +231,12 @@ class EarlyStop(Guard):
     def after_epoch(self):
         if not self.trained: return
         values = epoch_values(self.learn)
-        if self.key not in values: raise ValueError(f"EarlyStop: no epoch value {self.key!r}; there are {', '.join(values)}")
+        if self.key not in values: raise ValueError(f"EarlyStop: no epoch value {self.key!r}; there are "
+                                                    f"{', '.join(values)}")
         self.values.append(values[self.key])
         if plateaued(self.values, self.patience, self.eps):
-            self.stop(f"{self.key} changed less than {self.eps} over the last {self.patience} epochs (now {self.values[-1]:.4g})")
+            self.stop(f"{self.key} changed less than {self.eps} over the last {self.patience} epochs (now "
+                      f"{self.values[-1]:.4g})")
 
 # %% ../../nbs/08_callbacks_guards.ipynb #e93e02fe
 def diversity(x:torch.Tensor, # images (N, C, H, W) with values in [0, 1]
@@ -257,7 +269,8 @@ class ModeCollapseMonitor(Guard):
         self.real = diversity(real_images(self.dls.train.dataset, self.n), self.side)
         self.ratios,self.collapsed,self.judged = [],None,0
 
-    def state_dict(self): return dict(ratios=self.ratios, rollbacks=self.rollbacks, collapsed=self.collapsed, judged=self.judged)
+    def state_dict(self): return dict(ratios=self.ratios, rollbacks=self.rollbacks, collapsed=self.collapsed,
+                                      judged=self.judged)
     def load_state_dict(self, sd:dict): vars(self).update(sd) # the in-memory rollback point starts again at the resume
 
     def after_epoch(self):
@@ -268,7 +281,8 @@ class ModeCollapseMonitor(Guard):
         self.learn.epoch_extras = {**getattr(self.learn, 'epoch_extras', {}), 'diversity': ratio}
         self.judged += 1
         if ratio >= self.threshold or self.judged <= self.warmup: return self.keep()
-        self.collapsed = f"epoch {self.epoch + 1}: sample diversity is {ratio:.3f} of the real images' (threshold {self.threshold}); the generator may be collapsing"
+        self.collapsed = (f"epoch {self.epoch + 1}: sample diversity is {ratio:.3f} of the real images' "
+                          f"(threshold {self.threshold}); the generator may be collapsing")
         warnings.warn(self.collapsed)
 
     def before_epoch(self): # acting here lets the collapsed epoch be logged and rendered first
@@ -288,5 +302,6 @@ def plot_adaptive_lr(adapt:AdaptiveLR, # after a run
     ax2 = ax.twinx()
     ax2.plot([h[1][0] for h in adapt.history], label='lr G'); ax2.plot([h[2][0] for h in adapt.history], label='lr D')
     ax2.set_yscale('log'); ax2.set_ylabel('learning rate')
-    ax.legend(handles=ax.get_lines()[:1] + ax2.get_lines(), loc='lower center', bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False, fontsize=8)
+    ax.legend(handles=ax.get_lines()[:1] + ax2.get_lines(), loc='lower center', bbox_to_anchor=(0.5, 1.0), ncols=3,
+              frameon=False, fontsize=8)
     return save_figure(fig, path)

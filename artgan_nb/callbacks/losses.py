@@ -40,10 +40,11 @@ def append_rows(path, # a csv file, created (with its header) if missing
 def trim_rows(path, n:int): # a csv file (nothing happens if it is missing); the rows to keep
     "Keep the header and the first `n` rows of a csv file."
     path = Path(path)
-    if path.exists(): write_file(path, b''.join(path.read_bytes().splitlines(keepends=True)[:1 + n])) # bytes: keep csv's \r\n
+    # bytes: keep csv's \r\n
+    if path.exists(): write_file(path, b''.join(path.read_bytes().splitlines(keepends=True)[:1 + n]))
 
 # %% ../../nbs/08a_callbacks_losses.ipynb #4a5e7155
-def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one per D step) and 'loss_g', as `read_log` gives them
+def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one per D step) and 'loss_g', from `read_log`
                      path=None, # write the figure here; None: return it
                      symlog:bool=True): # symmetric-log y axis
     "D's loss at every D step and G's at every G step, by iteration."
@@ -51,7 +52,8 @@ def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one p
     ks = [k for k in rows[0] if k.startswith('loss_d_')]
     d = np.array([[float(r[k]) for k in ks] for r in rows])
     fig,ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot((it[:, None] - 1 + np.arange(1, len(ks) + 1) / len(ks)).ravel(), d.ravel(), lw=0.7, label=f"loss_d ({len(ks)} per iteration)")
+    ax.plot((it[:, None] - 1 + np.arange(1, len(ks) + 1) / len(ks)).ravel(), d.ravel(), lw=0.7,
+            label=f"loss_d ({len(ks)} per iteration)")
     ax.plot(it, [float(r['loss_g']) for r in rows], lw=0.7, label='loss_g')
     if symlog: ax.set_yscale('symlog', linthresh=1.0)
     ax.set_xlabel('iteration'); ax.set_ylabel('loss'); ax.legend(); ax.grid(alpha=0.3)
@@ -59,7 +61,8 @@ def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one p
 
 # %% ../../nbs/08a_callbacks_losses.ipynb #eac6a9bf
 class LossLog(EpochCallback):
-    "Every training batch's losses (D's at each D step, G's) to `run_dir/losses.csv`, once per epoch and when the fit ends; plotted in `losses_iter.png`."
+    ("Every training batch's losses (D's at each D step, G's) to `run_dir/losses.csv`, "
+     "once per epoch and when the fit ends; plotted in `losses_iter.png`.")
     order = 60
     def __init__(self, run_dir): # the run folder
         self.dir,self.written = Path(run_dir),0
@@ -73,7 +76,8 @@ class LossLog(EpochCallback):
     def rows(self):
         "The rows of the batches not yet written."
         d,g,bs = torch.stack(self.d).float().cpu().tolist(),torch.stack(self.g).float().cpu().tolist(),self.dls.train.bs
-        return [{'iteration': i, 'epoch': self.epoch + 1, 'kimg': i * bs / 1000, **{f'loss_d_{j + 1}': v for j,v in enumerate(ds)}, 'loss_g': gi}
+        return [{'iteration': i, 'epoch': self.epoch + 1, 'kimg': i * bs / 1000,
+                 **{f'loss_d_{j + 1}': v for j,v in enumerate(ds)}, 'loss_g': gi}
                 for i,ds,gi in zip(self.its, d, g)]
 
     def write(self):
@@ -90,7 +94,7 @@ class LossLog(EpochCallback):
     def state_dict(self):
         pending = lambda xs: torch.stack(xs).cpu() if xs else torch.zeros(0)
         return dict(its=list(self.its), d=pending(self.d), g=pending(self.g), written=self.written)
-    def load_state_dict(self, sd:dict): # as `state_dict` returns: drop the rows written after it, take back the pending ones
+    def load_state_dict(self, sd:dict): # as `state_dict` returns: drop the rows written after it, take back pending ones
         trim_rows(self.dir/'losses.csv', sd['written'])
         dev = getattr(self.dls, 'device', None)
         self.its,self.written = list(sd['its']),sd['written']
@@ -114,7 +118,8 @@ class LossChangeStop(Guard):
         total = float(torch.stack(list(d)).mean() + g) # one host synchronisation per batch
         prev,self.prev = self.prev,total
         if prev is not None and abs(total - prev) < self.eps:
-            self.stop(f"iteration {self.train_iter}: loss_d + loss_g changed by {abs(total - prev):.3g} since the batch before, less than {self.eps}")
+            self.stop(f"iteration {self.train_iter}: loss_d + loss_g changed by {abs(total - prev):.3g} since the "
+                      f"batch before, less than {self.eps}")
 
 # %% ../../nbs/08a_callbacks_losses.ipynb #f28f051c
 def collapse_sign(before:tuple, after:tuple, # (loss_d, loss_g) of two epochs, in order
@@ -124,7 +129,8 @@ def collapse_sign(before:tuple, after:tuple, # (loss_d, loss_g) of two epochs, i
     return g1 < g0 - frac * abs(g0) and d1 > d0 + frac * abs(d0)
 
 class LossCollapseSign(EpochCallback):
-    "Warn when an epoch's mean G loss falls sharply while its mean D loss jumps (see `collapse_sign`); log `loss_collapse`."
+    ("Warn when an epoch's mean G loss falls sharply while its mean D loss jumps (see `collapse_sign`); "
+     "log `loss_collapse`.")
     order = 55 # before MetricsLog (60), which logs it
     def __init__(self, frac:float=0.5): self.frac,self.prev,self.signs = frac,None,[]
 
@@ -138,5 +144,6 @@ class LossCollapseSign(EpochCallback):
         if prev is None or not collapse_sign(prev, self.prev, self.frac): return
         self.signs.append(self.epoch + 1)
         self.learn.epoch_extras = {**getattr(self.learn, 'epoch_extras', {}), 'loss_collapse': 1}
-        warnings.warn(f"epoch {self.epoch + 1}: loss_g fell from {prev[1]:.4g} to {self.prev[1]:.4g} while loss_d rose from "
+        warnings.warn(f"epoch {self.epoch + 1}: loss_g fell from {prev[1]:.4g} to {self.prev[1]:.4g} "
+                      "while loss_d rose from "
                       f"{prev[0]:.4g} to {self.prev[0]:.4g}; the generator may be collapsing")

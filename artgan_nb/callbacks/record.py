@@ -24,12 +24,14 @@ from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import ProgressBar, ConsoleProgressBar, html_progress_bar, format_time
 from torch.utils.tensorboard import SummaryWriter
 
-from ..core import stop_of, save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped, bar_kind, Progress
+from ..core import (stop_of, save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped,
+                            bar_kind, Progress)
 from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
 class EpochCallback(Callback):
-    "A callback whose `self.trained` is False in `after_epoch` for epochs fastai skipped (`fit(start_epoch=...)`); `ended` is its subclasses' to set in `after_epoch`."
+    ("A callback whose `self.trained` is False in `after_epoch` for epochs fastai skipped (`fit(start_epoch=...)`); "
+     "`ended` is its subclasses' to set in `after_epoch`.")
     def before_epoch(self): self.trained,self.ended = False,False
     def before_train(self): self.trained = True
 
@@ -42,7 +44,8 @@ def spec_stats(learn): # a GAN learner whose module carries `.spec` (a resolved 
     return learn.model.spec.mean,learn.model.spec.std
 
 def images_seen(learn): # a fastai Learner, during or after training
-    "Training images the run has seen: batches trained (`train_iter`, which a resumed run restores) times the batch size."
+    ("Training images the run has seen: batches trained (`train_iter`, which a resumed run restores) "
+     "times the batch size.")
     return learn.train_iter * learn.dls.train.bs
 
 def kimg(n:int): # a number of images
@@ -52,11 +55,13 @@ def kimg(n:int): # a number of images
 # %% ../../nbs/07_callbacks_record.ipynb #db1ecdcc
 def quiet_writer_thread(args, # what `threading.excepthook` gets
                         _hook=threading.excepthook): # the hook for every other thread
-    "No traceback for TensorBoard's writer thread: its error (a full disk, say) is raised again by the next write, in the loop."
+    ("No traceback for TensorBoard's writer thread: its error (a full disk, say) "
+     "is raised again by the next write, in the loop.")
     if type(args.thread).__name__ != '_AsyncWriterThread': _hook(args)
 
 class TensorBoardWriter(Callback):
-    "Own the run's one TensorBoard `SummaryWriter` (in `run_dir/tensorboard`), open from `before_fit` to `after_fit`; log both losses every batch."
+    ("Own the run's one TensorBoard `SummaryWriter` (in `run_dir/tensorboard`), open from `before_fit` to `after_fit`; "
+     "log both losses every batch.")
     order = 70 # after SampleLogger and MetricsLog (60), so an epoch's flush includes what they wrote
     def __init__(self, run_dir, # the run folder
                  config:dict=None): # the run's options, shown as text (the `config` entry of the Text tab)
@@ -69,7 +74,8 @@ class TensorBoardWriter(Callback):
 
     def after_batch(self):
         if not self.training: return
-        for k in ('loss_d', 'loss_g'): self.writer.add_scalar(f'batch/{k}', self.learn.gan_trainer.last[k], images_seen(self.learn))
+        for k in ('loss_d', 'loss_g'):
+            self.writer.add_scalar(f'batch/{k}', self.learn.gan_trainer.last[k], images_seen(self.learn))
 
     def after_epoch(self): self.writer.flush()
     def after_fit(self): self.writer.close(); self.writer = None
@@ -135,12 +141,14 @@ def evolution_gif(files:list, # grid files, in training order
                   ms:int=250): # time per frame in milliseconds; the last frame stays four times as long
     "An animated GIF of the grids, one frame each, looping; returns `path`."
     frames,buf = [gif_frame(f) for f in files],io.BytesIO()
-    frames[0].save(buf, format='GIF', save_all=True, append_images=frames[1:], duration=[ms] * (len(frames) - 1) + [4 * ms], loop=0)
+    frames[0].save(buf, format='GIF', save_all=True, append_images=frames[1:],
+                   duration=[ms] * (len(frames) - 1) + [4 * ms], loop=0)
     return write_file(path, buf.getvalue())
 
 # %% ../../nbs/07_callbacks_record.ipynb #cbd07513
 class SampleLogger(EpochCallback):
-    "Render fixed latent vectors to `run_dir/samples/epoch_NNNN.png` after each epoch, and the evolution grid and GIF at the end."
+    ("Render fixed latent vectors to `run_dir/samples/epoch_NNNN.png` after each epoch, "
+     "and the evolution grid and GIF at the end.")
     order = 60
     def __init__(self, run_dir, # the run folder
                  seed:int=0, # seed of the fixed latent vectors
@@ -148,7 +156,7 @@ class SampleLogger(EpochCallback):
                  show:bool=False, # show the latest grid in the notebook, updated in place
                  k:int=8, rows:int=12, # columns (seeds) and most rows (epochs) of the evolution grid
                  every:int=0, # also write a grid every this many images seen, within epochs; 0: only after each epoch
-                 epochs:list=None): # the epochs the evolution grid and GIF show, all of them; None: every epoch (the grid: at most `rows`)
+                 epochs:list=None): # the epochs the evolution grid and GIF show; None: all (the grid: at most `rows`)
         self.dir = Path(run_dir)/'samples'
         self.seed,self.n,self.show,self.k,self.rows,self.every,self.epochs = seed,n,show,k,rows,every,epochs
 
@@ -157,7 +165,8 @@ class SampleLogger(EpochCallback):
     def write(self, name:str): # the file's name in the samples folder
         "Render the fixed latent vectors into `samples/name` and to TensorBoard; returns the file."
         imgs,(mean,std) = sample(self.model.generator, self.n, self.seed),spec_stats(self.learn)
-        if (writer := tb_writer(self.learn)) is not None: writer.add_image('samples', image_grid(imgs, 8, mean, std), images_seen(self.learn))
+        if (writer := tb_writer(self.learn)) is not None:
+            writer.add_image('samples', image_grid(imgs, 8, mean, std), images_seen(self.learn))
         return save_grid(imgs, self.dir/name, mean=mean, std=std)
 
     def after_batch(self):
@@ -178,9 +187,11 @@ class SampleLogger(EpochCallback):
 
     def grids(self):
         "The grids the evolution shows, in training order: those of the chosen `epochs`, or every grid in the folder."
-        if self.epochs is not None: return [f for f in sorted(self.dir.glob('epoch_*.png')) if epoch_of(f) in self.epochs]
+        if self.epochs is not None:
+            return [f for f in sorted(self.dir.glob('epoch_*.png')) if epoch_of(f) in self.epochs]
         per_epoch = len(self.dls.train) * self.dls.train.bs
-        return sorted([*self.dir.glob('epoch_*.png'), *self.dir.glob('images_*.png')], key=lambda f: grid_seen(f, per_epoch))
+        return sorted([*self.dir.glob('epoch_*.png'), *self.dir.glob('images_*.png')],
+                      key=lambda f: grid_seen(f, per_epoch))
 
     def after_fit(self):
         if cut_short(self): self.write(f'images_{images_seen(self.learn):09d}.png')
@@ -207,7 +218,8 @@ def read_log(path): # a log.csv
 
 def append_row(path, # a csv file, created if missing
                row:dict): # column name -> value
-    "Append `row` (never through a symbolic link); rewrite the file with a wider header when `row` brings new columns. Returns every row."
+    ("Append `row` (never through a symbolic link); "
+     "rewrite the file with a wider header when `row` brings new columns. Returns every row.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = read_log(path) if path.exists() else []
@@ -311,7 +323,9 @@ class LiveProgress(Callback):
     def __init__(self, kind='auto'): # 'console', 'html', None (no bar) or 'auto': `bar_kind()`
         self.kind,self.bar_in,self.out,self.active = kind,None,None,False
 
-    def before_fit(self): self.bar_in,self.out,self.start,self.n,self.active = (bar_kind() if self.kind == 'auto' else self.kind),None,None,0,False
+    def before_fit(self):
+        self.bar_in = bar_kind() if self.kind == 'auto' else self.kind
+        self.out,self.start,self.n,self.active = None,None,0,False
 
     def before_train(self):
         if self.start is None: self.start = time.perf_counter()
@@ -325,7 +339,8 @@ class LiveProgress(Callback):
 
     def comment(self):
         "What the bar says besides the batches: kimg, images per second, the run's time left (within its time limit)."
-        seconds,left = time.perf_counter() - self.start,(self.n_epoch * self.n_iter - self.train_iter) * self.dls.train.bs
+        seconds,left = (time.perf_counter() - self.start,
+                        (self.n_epoch * self.n_iter - self.train_iter) * self.dls.train.bs)
         eta = time_left(seconds, self.n, left, budget_left(self.learn))
         return f"{kimg(images_seen(self.learn))} kimg  {self.n / seconds:.0f} img/s  ETA {eta}"
 
@@ -350,7 +365,8 @@ class LiveProgress(Callback):
 
 # %% ../../nbs/07_callbacks_record.ipynb #b923b737
 class EpochSummary(Callback):
-    "Print a line as training starts; after each epoch, kimg, duration, speed and time left, then the averages and extras."
+    ("Print a line as training starts; after each epoch, "
+     "kimg, duration, speed and time left, then the averages and extras.")
     order = 65 # after fastai's Recorder, and after MetricsLog has gathered the epoch's extras
     def before_fit(self):
         self.epochs,self.seconds,dl = 0,0.0,self.dls.train

@@ -1,1 +1,2 @@
-"The data path: the built-in dataset (abstract), reading a folder into the decode-once cache (collection), batches and augmentation (loaders)."
+"""The data path: the built-in dataset (abstract), reading a folder into the decode-once cache (collection), batches
+and augmentation (loaders)."""

@@ -85,7 +85,8 @@ def abstract_image(idx:int, # which image of the dataset
     "Image `idx` of the built-in abstract dataset: (uint8 (3, size, size) tensor, label)."
     label = idx % len(PAINTERS)
     img = PAINTERS[label](np.random.default_rng([seed, idx]), size)
-    return torch.from_numpy(np.ascontiguousarray((img * 255).round().clip(0, 255).astype(np.uint8).transpose(2, 0, 1))),label
+    return torch.from_numpy(np.ascontiguousarray((img * 255).round().clip(0, 255).astype(np.uint8)
+                                                 .transpose(2, 0, 1))),label
 
 # %% ../../nbs/01_data_abstract.ipynb #217c9a8e
 @dataclass
@@ -156,7 +157,8 @@ def render_shapes(n:int=4096, # number of images
     "The first `n` images of the built-in shapes dataset as an `ImageCache`."
     pairs = [shape_image(i, size, seed) for i in range(n)]
     images = torch.stack([p[0] for p in pairs])
-    return ImageCache(images if gray else images.expand(-1, 3, -1, -1).contiguous(), torch.tensor([p[1] for p in pairs]), SHAPE_CLASSES)
+    return ImageCache(images if gray else images.expand(-1, 3, -1, -1).contiguous(),
+                      torch.tensor([p[1] for p in pairs]), SHAPE_CLASSES)
 
 # %% ../../nbs/01_data_abstract.ipynb #5050ede5
 def to_8bit(im:Image.Image):

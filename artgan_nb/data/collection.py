@@ -39,11 +39,14 @@ def shown(path): # a path or a name
 
 def own_folder(d:Path): # a folder
     "'run folder' or 'cache folder' when `d` was written by this package, else None."
-    if os.path.exists(d/RUN_MARKER) or (os.path.isfile(d/'config.json') and os.path.isdir(d/'checkpoints')): return 'run folder'
-    if os.path.exists(d/CACHE_MARKER) or (os.path.isfile(d/'meta.json') and os.path.isfile(d/'images.u8')): return 'cache folder'
+    if os.path.exists(d/RUN_MARKER) or (os.path.isfile(d/'config.json') and os.path.isdir(d/'checkpoints')):
+        return 'run folder'
+    if os.path.exists(d/CACHE_MARKER) or (os.path.isfile(d/'meta.json') and os.path.isfile(d/'images.u8')):
+        return 'cache folder'
 
 def walk_folder(root:Path): # the folder to search
-    "(every visible file under `root`, sorted; {folder: reason} of the folders left out); links to folders followed once."
+    ("(every visible file under `root`, sorted; {folder: reason} of the folders left out); "
+     "links to folders followed once.")
     files,left,seen = [],{},set()
     def walk(d:Path):
         try: st = os.stat(d); entries = sorted(os.scandir(d), key=lambda e: e.name)
@@ -81,7 +84,8 @@ def csv_labels(root:Path, csv_path): # a CSV with columns file, label; files rel
     except UnicodeDecodeError: raise DataError(f"{csv_path} is not UTF-8 text: save it as UTF-8") from None
     except csv.Error as e: raise DataError(f"{csv_path} line {reader.line_num + 1}: {e}") from None
     fields = reader.fieldnames or []
-    if not {'file', 'label'} <= set(fields): raise DataError(f"{csv_path} needs the columns file,label; it has {','.join(fields) or 'none'}")
+    if not {'file', 'label'} <= set(fields): raise DataError(f"{csv_path} needs the columns file,label; it has "
+                                                             f"{','.join(fields) or 'none'}")
     seen = {}
     for line,r in rows:
         if why := _csv_problem(r, fields, seen): raise DataError(f"{csv_path} line {line}: {why}")
@@ -95,7 +99,8 @@ def list_collection(root, # the folder of images
     root = Path(root)
     if not root.exists(): raise DataError(f"no such folder: {shown(root)}")
     if not root.is_dir(): raise DataError(f"not a folder: {shown(root)}")
-    if own_folder(root): raise DataError(f"{shown(root)} is a {own_folder(root)} of artgan_nb, not a collection of images")
+    if own_folder(root): raise DataError(f"{shown(root)} is a {own_folder(root)} of artgan_nb, not a collection of "
+                                         "images")
     if labels_csv is not None: return *csv_labels(root, labels_csv),0,{}
     found,left = walk_folder(root)
     if root in left: raise DataError(f"cannot read {shown(root)}: {left[root]}")
@@ -111,7 +116,8 @@ MAX_PIXELS = 100_000_000 # decompression-bomb guard: images with more pixels are
 def open_image(path, # an image file
                size:int, # the training side, to let large JPEGs decode at a reduced scale
                max_pixels:int=MAX_PIXELS): # refuse images larger than this (after the JPEG reduction)
-    "Open `path` lazily (header only), reduced for large JPEGs; raise `BadImage` for empty, unreadable, non-image or oversized files."
+    ("Open `path` lazily (header only), reduced for large JPEGs; "
+     "raise `BadImage` for empty, unreadable, non-image or oversized files.")
     if os.path.getsize(path) == 0: raise BadImage('empty file')
     limit,Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS,None # our own guard below replaces Pillow's
     try: im = Image.open(path)
@@ -120,7 +126,8 @@ def open_image(path, # an image file
     except (OSError, ValueError, SyntaxError, EOFError) as e: raise BadImage(f"truncated or corrupt: {e}") from None
     finally: Image.MAX_IMAGE_PIXELS = limit
     if im.format == 'JPEG': im.draft(None, (2 * size, 2 * size))
-    if im.width * im.height > max_pixels: raise BadImage(f"too large: {im.width}x{im.height} pixels, more than {max_pixels}")
+    if im.width * im.height > max_pixels: raise BadImage(f"too large: {im.width}x{im.height} pixels, more than "
+                                                         f"{max_pixels}")
     return im
 
 # %% ../../nbs/02_data_collection.ipynb #7525d1bb
@@ -142,7 +149,8 @@ def file_problem(path):
     except FileNotFoundError: return 'dangling link' if os.path.islink(path) else 'missing'
     except OSError as e: return f"unreadable: {e.strerror}"
     if stat.S_ISREG(mode): return None
-    return f"not a regular file ({ {stat.S_IFDIR: 'folder', stat.S_IFIFO: 'FIFO', stat.S_IFSOCK: 'socket'}.get(stat.S_IFMT(mode), 'device') })"
+    kinds = {stat.S_IFDIR: 'folder', stat.S_IFIFO: 'FIFO', stat.S_IFSOCK: 'socket'}
+    return f"not a regular file ({kinds.get(stat.S_IFMT(mode), 'device')})"
 
 def content_digest(path):
     "A hash of the bytes of the file at `path`."
@@ -195,13 +203,16 @@ def writable_dir(path:Path):
     try:
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()
-    except OSError as e: raise DataError(f"cannot write the cache in {shown(path)} ({e.strerror or e}); pass another cache_dir or set $ARTGAN_CACHE") from None
+    except OSError as e: raise DataError(f"cannot write the cache in {shown(path)} ({e.strerror or e}); pass another "
+                                         "cache_dir or set $ARTGAN_CACHE") from None
     return path
 
 def check_space(folder:Path, need:int): # where the cache goes, the bytes it needs at most
     "Raise a `DataError`, before anything is written, when the disk of `folder` has less than `need` bytes free."
     free = shutil.disk_usage(folder).free
-    if need > free: raise DataError(f"not enough space for the cache in {shown(folder)}: it needs up to {_mb(need)}, {_mb(free)} are free; free some space or pass another cache_dir (--cache, $ARTGAN_CACHE)")
+    if need > free: raise DataError(f"not enough space for the cache in {shown(folder)}: it needs up to {_mb(need)}, "
+                                    f"{_mb(free)} are free; free some space or pass another cache_dir (--cache, "
+                                    "$ARTGAN_CACHE)")
 
 # %% ../../nbs/02_data_collection.ipynb #7d9c7cfa
 def _write_synced(path, text):
@@ -217,14 +228,16 @@ def remove_stale(dest:Path):
     "Remove dead builds' temporary folders and older caches of the same collection and options as `dest`."
     prefix = dest.name.rsplit('-', 1)[0] + '-'
     for p in dest.parent.iterdir():
-        if p.name.startswith('.tmp-' + prefix) and not _alive(int(p.name.rsplit('-', 1)[1])): shutil.rmtree(p, ignore_errors=True)
+        if p.name.startswith('.tmp-' + prefix) and not _alive(int(p.name.rsplit('-', 1)[1])):
+            shutil.rmtree(p, ignore_errors=True)
         elif p.name.startswith(prefix) and p != dest: shutil.rmtree(p, ignore_errors=True)
 
 def no_usable_image(root, rows:list):
     "The `DataError` for a collection where no file could be used, with the reasons."
     reasons = Counter(r[2].split(':')[0] for r in rows)
     detail = ', '.join(f"{n} {why}" for why,n in reasons.most_common()) or 'no files with an image extension'
-    return DataError(f"no usable image in {shown(root)}: {len(rows)} image files ({detail}); extensions read: {' '.join(sorted(IMAGE_EXTS))}")
+    return DataError(f"no usable image in {shown(root)}: {len(rows)} image files ({detail}); extensions read: "
+                     f"{' '.join(sorted(IMAGE_EXTS))}")
 
 def _chunk_sums(path): # a file
     "The CRC-32 of each `CHUNK` bytes of the file at `path`."
@@ -241,9 +254,12 @@ def _write_cache(tmp:Path, root:Path, files:list, labels:list, workers:int, opts
         out.flush(); os.fsync(out.fileno())
     kept = [l for _,l,s,_ in rows if s == 'ok']
     if not kept: raise no_usable_image(root, rows)
-    with open(tmp/'manifest.csv', 'w', newline='', errors='surrogateescape') as f: csv.writer(f).writerows([MANIFEST_HEADER, *rows]); f.flush(); os.fsync(f.fileno())
-    meta = dict(shape=[len(kept), 1 if opts['gray'] else 3, opts['size'], opts['size']], classes=sorted(set(kept)) if set(kept) != {''} else [],
-                root=str(root), options=opts, chunk=CHUNK, checksums=_chunk_sums(tmp/'images.u8'), manifest=content_digest(tmp/'manifest.csv'))
+    with open(tmp/'manifest.csv', 'w', newline='', errors='surrogateescape') as f:
+        csv.writer(f).writerows([MANIFEST_HEADER, *rows]); f.flush(); os.fsync(f.fileno())
+    meta = dict(shape=[len(kept), 1 if opts['gray'] else 3, opts['size'], opts['size']],
+                classes=sorted(set(kept)) if set(kept) != {''} else [],
+                root=str(root), options=opts, chunk=CHUNK, checksums=_chunk_sums(tmp/'images.u8'),
+                manifest=content_digest(tmp/'manifest.csv'))
     _write_synced(tmp/'meta.json', json.dumps(meta, indent=1)); _write_synced(tmp/CACHE_MARKER, '')
 
 def build_cache(dest:Path, # the cache folder to create
@@ -253,7 +269,10 @@ def build_cache(dest:Path, # the cache folder to create
     tmp = dest.with_name(f".tmp-{dest.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
     try: _write_cache(tmp, root, files, labels, workers, opts); fsync_dir(tmp)
-    except OSError as e: shutil.rmtree(tmp, ignore_errors=True); raise DataError(f"cannot write the cache in {shown(dest.parent)}: {e.strerror or e}; free some space or pass another cache_dir (--cache, $ARTGAN_CACHE)") from None
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"cannot write the cache in {shown(dest.parent)}: {e.strerror or e}; free some space or pass "
+                        "another cache_dir (--cache, $ARTGAN_CACHE)") from None
     except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
     try: os.rename(tmp, dest)
     except OSError: shutil.rmtree(tmp) # another process finished the same cache first: keep theirs
@@ -261,14 +280,17 @@ def build_cache(dest:Path, # the cache folder to create
 
 # %% ../../nbs/02_data_collection.ipynb #e9f23381
 def checked_chunks(n:int, full:bool=False): # the number of chunks in the file; all of them
-    "The chunks a check reads: all when `full` or when they fit in `CHECK_BYTES`, else evenly spaced ones, first and last included."
-    return range(n) if full or n <= CHECK_BYTES // CHUNK else sorted(set(np.linspace(0, n - 1, CHECK_BYTES // CHUNK).round().astype(int).tolist()))
+    ("The chunks a check reads: all when `full` or when they fit in `CHECK_BYTES`, "
+     "else evenly spaced ones, first and last included.")
+    if full or n <= CHECK_BYTES // CHUNK: return range(n)
+    return sorted(set(np.linspace(0, n - 1, CHECK_BYTES // CHUNK).round().astype(int).tolist()))
 
 def _chunk_crc(f, i): f.seek(i * CHUNK); return zlib.crc32(f.read(CHUNK))
 
 def cache_problem(dest:Path, # a cache folder
                   full:bool=False): # check every chunk of `images.u8`
-    "Why the cache in `dest` cannot be used ('missing', damaged, made by an older version), or None when it passes its checks."
+    ("Why the cache in `dest` cannot be used ('missing', damaged, made by an older version), "
+     "or None when it passes its checks.")
     if not os.path.lexists(dest): return 'missing'
     try:
         meta = json.loads((dest/'meta.json').read_text())
@@ -278,7 +300,8 @@ def cache_problem(dest:Path, # a cache folder
         if size != n: return f"images.u8 holds {size} bytes instead of {n}"
         sums,chunks = meta['checksums'],checked_chunks(len(meta['checksums']), full)
         with open(dest/'images.u8', 'rb') as f: bad = sum(_chunk_crc(f, i) != sums[i] for i in chunks)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e: return f"unreadable ({type(e).__name__}: {e})"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"unreadable ({type(e).__name__}: {e})"
     if bad: return f"images.u8 does not match its checksums ({bad} of the {len(chunks)} chunks read differ)"
 
 def _manifest(dest:Path):
@@ -305,18 +328,23 @@ def changed_files(dest:Path, root:Path): # a cache folder and its collection
         except OSError: return True
     return [shown(f) for f,_,_,digest in _manifest(dest) if digest and changed(f, digest)]
 
-def make_report(root, cache:ImageCache, rows:list, others:int, left:dict, dest:Path, seconds:float, reused:bool, notes:list, verified:bool):
+def make_report(root, cache:ImageCache, rows:list, others:int, left:dict, dest:Path, seconds:float, reused:bool,
+                notes:list, verified:bool):
     "The report of `prepare_data` as a dict."
     skipped = {shown(Path(root)/f): s for f,_,s,_ in rows if s != 'ok'}
-    return dict(root=shown(root), kept=len(cache), skipped=skipped, reasons=dict(Counter(s.split(':')[0] for s in skipped.values())),
+    return dict(root=shown(root), kept=len(cache), skipped=skipped,
+                reasons=dict(Counter(s.split(':')[0] for s in skipped.values())),
                 classes=dict(zip(cache.classes, cache.labels.bincount(minlength=len(cache.classes)).tolist())),
-                other_files=others, cache=shown(dest), bytes=(dest/'images.u8').stat().st_size, seconds=round(seconds, 2), reused=reused,
-                left_out={shown(p): why for p,why in left.items()}, escaped=[shown(f) for f,*_ in rows if shown(f) != f],
+                other_files=others, cache=shown(dest), bytes=(dest/'images.u8').stat().st_size,
+                seconds=round(seconds, 2), reused=reused,
+                left_out={shown(p): why for p,why in left.items()},
+                escaped=[shown(f) for f,*_ in rows if shown(f) != f],
                 notes=notes, verified=verified)
 
 def check_prepare(size, fit, resample):
     "Raise a `ValueError` naming the value and what is allowed when an option is wrong."
-    if not (isinstance(size, int) and 8 <= size <= 1024): raise ValueError(f"size must be an int in [8, 1024] (32, 64, 128 or 256 for the models), not {size!r}")
+    if not (isinstance(size, int) and 8 <= size <= 1024): raise ValueError("size must be an int in [8, 1024] (32, 64, "
+                                                                           f"128 or 256 for the models), not {size!r}")
     if fit not in FITS: raise ValueError(f"fit must be one of {', '.join(FITS)}, not {fit!r}")
     if resample not in RESAMPLE: raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}, not {resample!r}")
 
@@ -331,17 +359,21 @@ def prepare_data(root, # a folder tree of images
                  resample:str='lanczos', # 'lanczos' or 'area'
                  max_pixels:int=MAX_PIXELS, # decompression-bomb guard
                  verify:bool=False): # hash every source file and the whole cache again; rebuild if anything changed
-    "Decode the collection in `root` once into an on-disk cache, checked and reused while unchanged; return (`ImageCache`, report)."
+    ("Decode the collection in `root` once into an on-disk cache, checked and reused while unchanged; "
+     "return (`ImageCache`, report).")
     check_prepare(size, fit, resample); pad = pad_rgb(pad_color)
     start,root = time.time(),Path(root)
     files,labels,others,left = list_collection(root, labels_csv)
-    opts = dict(size=size, fit=fit, gray=gray, resample=resample, pad_color=pad if pad == 'mean' else list(pad), max_pixels=max_pixels)
+    opts = dict(size=size, fit=fit, gray=gray, resample=resample, pad_color=pad if pad == 'mean' else list(pad),
+                max_pixels=max_pixels)
     dest = writable_dir(Path(cache_dir or default_cache_dir()))/cache_name(root, files, labels, opts)
     problem = cache_problem(dest, full=verify)
     if problem is None and verify and (changed := changed_files(dest, root)):
-        problem = f"the bytes of {len(changed)} of its files changed since it was built: {', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}"
+        problem = (f"the bytes of {len(changed)} of its files changed since it was built: "
+                   f"{', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}")
     if problem is not None:
-        remove_stale(dest); shutil.rmtree(dest, ignore_errors=True); dest.unlink(missing_ok=True) # a file or link left there too
+        remove_stale(dest); shutil.rmtree(dest, ignore_errors=True)
+        dest.unlink(missing_ok=True) # a file or link left there too
         check_space(dest.parent, len(files) * (1 if gray else 3) * size * size)
         build_cache(dest, root, files, labels, workers, **opts)
     notes = [] if problem in (None, 'missing') else [f"rebuilt the cache {shown(dest.name)}: {problem}"]
@@ -351,19 +383,24 @@ def prepare_data(root, # a folder tree of images
 # %% ../../nbs/02_data_collection.ipynb #367ac461
 def _listed(title, entries:dict, max_listed):
     "A line counting `entries` ({name: reason}) by reason, then up to `max_listed` of them by name."
-    lines = [f"{title}: " + ', '.join(f"{n} {why}" for why,n in Counter(s.split(':')[0] for s in entries.values()).items())]
+    lines = [f"{title}: " + ', '.join(f"{n} {why}" for why,n in
+                                     Counter(s.split(':')[0] for s in entries.values()).items())]
     return lines + [f"  {f}: {why}" for f,why in list(entries.items())[:max_listed]]
 
 def format_report(report:dict, # from `prepare_data` (with 'holdout', the number of held-out images, if any)
                   max_listed:int=20): # skipped files and left-out folders listed by name, at most
     "The report as lines of text."
-    lines = [f"{report['root']}: {report['kept']} images kept, {len(report['skipped'])} skipped, {report['other_files']} other files ignored"]
+    lines = [f"{report['root']}: {report['kept']} images kept, {len(report['skipped'])} skipped, "
+             f"{report['other_files']} other files ignored"]
     if report['classes']: lines.append('labels: ' + ', '.join(f"{c} {n}" for c,n in report['classes'].items()))
     if report['reasons']: lines += _listed('skipped', report['skipped'], max_listed)
-    if len(report['skipped']) > max_listed: lines.append(f"  ... and {len(report['skipped']) - max_listed} more in {report['cache']}/manifest.csv")
+    if len(report['skipped']) > max_listed: lines.append(f"  ... and {len(report['skipped']) - max_listed} more in "
+                                                         f"{report['cache']}/manifest.csv")
     if report.get('left_out'): lines += _listed('left out', report['left_out'], max_listed)
-    if report.get('escaped'): lines.append(f"names that are not UTF-8, kept and shown escaped: {', '.join(report['escaped'][:max_listed])}")
-    if report.get('holdout'): lines.append(f"hold-out: {report['holdout']} of the {report['kept']} images kept out of training")
+    if report.get('escaped'): lines.append("names that are not UTF-8, kept and shown escaped: "
+                                           f"{', '.join(report['escaped'][:max_listed])}")
+    if report.get('holdout'): lines.append(f"hold-out: {report['holdout']} of the {report['kept']} images kept out of "
+                                           "training")
     lines += [f"note: {n}" for n in report.get('notes', [])]
     how = ('reused and verified' if report.get('verified') else 'reused') if report['reused'] else 'built'
     lines.append(f"cache: {report['cache']} ({_mb(report['bytes'])}, {how} in {report['seconds']:.1f} s)")

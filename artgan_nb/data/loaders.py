@@ -32,9 +32,11 @@ def split_indices(n:int, # number of images
                   holdout:float=0.0, # fraction held out of training
                   seed:int=0, # seed of the choice
                   labels:torch.Tensor=None): # stratify by these when given (and there are at least two)
-    "(train, held-out) index tensors of `range(n)`, each sorted; `holdout` of each label is held out, chosen with `seed`."
+    ("(train, held-out) index tensors of `range(n)`, each sorted; "
+     "`holdout` of each label is held out, chosen with `seed`.")
     g = torch.Generator().manual_seed(seed)
-    groups = [torch.arange(n)] if labels is None or len(labels.unique()) < 2 else [(labels == c).nonzero()[:, 0] for c in labels.unique()]
+    groups = ([torch.arange(n)] if labels is None or len(labels.unique()) < 2
+              else [(labels == c).nonzero()[:, 0] for c in labels.unique()])
     parts = []
     for idx in groups:
         idx = idx[torch.randperm(len(idx), generator=g)]
@@ -50,7 +52,8 @@ def split(cache:ImageCache, # the dataset
           seed:int=0): # seed of the choice
     "(training, held-out) `ImageCache`s, stratified by label; with `holdout=0` the training set is `cache` itself."
     if not holdout: return cache,subset(cache, torch.arange(0))
-    return tuple(subset(cache, i) for i in split_indices(len(cache), holdout, seed, cache.labels if cache.classes else None))
+    return tuple(subset(cache, i) for i in split_indices(len(cache), holdout, seed,
+                                                         cache.labels if cache.classes else None))
 
 # %% ../../nbs/03_data_loaders.ipynb #191a50a8
 NORMS = ('tanh', 'dataset', 'unit')
@@ -83,7 +86,8 @@ class CacheLoader(DataLoader):
         self.stats,self.augment,self.rng = stats,augment,random.Random(seed)
 
     def create_batches(self, samps):
-        "uint8 (images, labels) batches, one `index_select` of rows of the flattened cache per batch; index N + i is image i mirrored."
+        ("uint8 (images, labels) batches, one `index_select` of rows of the flattened cache per batch; "
+         "index N + i is image i mirrored.")
         images,labels = self.dataset.images,self.dataset.labels
         rows,n = images.flatten(1),len(images)
         for idx in chunked(samps, self.bs, self.drop_last):
@@ -103,7 +107,9 @@ class CacheLoader(DataLoader):
 class MirroredCache(ImageCache):
     "An `ImageCache` read twice: index `i` < N is image `i`, index N + `i` its horizontal mirror."
     def __len__(self): return 2 * len(self.images)
-    def __getitem__(self, i): x,y = super().__getitem__(i % len(self.images)); return (x.flip(-1) if i >= len(self.images) else x),y
+    def __getitem__(self, i):
+        x,y = super().__getitem__(i % len(self.images))
+        return (x.flip(-1) if i >= len(self.images) else x),y
 
 def mirrored(cache:ImageCache): return MirroredCache(cache.images, cache.labels, cache.classes)
 
@@ -136,7 +142,8 @@ def show_batch(self:CacheLoader, b=None, # (images, labels) of this loader; None
     x,y = self.one_batch() if b is None else b
     x,y = denorm(x[:n or max_n].detach().cpu(), *self.stats),y[:n or max_n].cpu()
     ncols = ncols or math.ceil(math.sqrt(len(x)))
-    fig,axs = plt.subplots(math.ceil(len(x) / ncols), ncols, figsize=figsize or (1.3 * ncols, 1.3 * math.ceil(len(x) / ncols)), squeeze=False)
+    fig,axs = plt.subplots(math.ceil(len(x) / ncols), ncols,
+                           figsize=figsize or (1.3 * ncols, 1.3 * math.ceil(len(x) / ncols)), squeeze=False)
     for ax in axs.flat: ax.set_axis_off()
     for ax,im,label in zip(axs.flat, x, y):
         ax.imshow(im.permute(1, 2, 0).squeeze(-1).numpy(), cmap='gray', vmin=0, vmax=1)
@@ -204,7 +211,8 @@ def rand_cutout(x, ratio:float=0.5):
     return x * ~box.unsqueeze(1)
 
 # %% ../../nbs/03_data_loaders.ipynb #947af45b
-DIFF_POLICIES = dict(color=(rand_brightness, rand_saturation, rand_contrast), translation=(rand_translation,), cutout=(rand_cutout,))
+DIFF_POLICIES = dict(color=(rand_brightness, rand_saturation, rand_contrast), translation=(rand_translation,),
+                     cutout=(rand_cutout,))
 
 class DiffAugment:
     "Differentiable augmentation of a float batch (N, C, H, W), for both real and fake images before D."
@@ -215,7 +223,8 @@ class DiffAugment:
 
     @staticmethod
     def _policy(name):
-        if name not in DIFF_POLICIES: raise ValueError(f"unknown DiffAugment policy {name!r}; choose from {', '.join(DIFF_POLICIES)}")
+        if name not in DIFF_POLICIES: raise ValueError(f"unknown DiffAugment policy {name!r}; choose from "
+                                                       f"{', '.join(DIFF_POLICIES)}")
         return DIFF_POLICIES[name]
 
     def __call__(self, x):
@@ -231,29 +240,38 @@ BUILTINS = {BUILTIN: render_abstract, 'builtin:shapes': render_shapes} # the bui
 @dataclass
 class DataOptions:
     "Where the training images come from, how they are decoded, normalised, augmented and split."
-    data: str = option(BUILTIN, "'builtin:abstract' or 'builtin:shapes' (the built-in datasets: abstract art, or black shapes on white) or a folder of images")
+    data: str = option(BUILTIN, "'builtin:abstract' or 'builtin:shapes' (the built-in datasets: abstract art, or black "
+                                "shapes on white) or a folder of images")
     labels_csv: str = option('', "CSV of file,label rows to use instead of the subfolders as labels; '': none")
     n_images: int = option(4096, 'images of the built-in dataset', lo=1)
     fit: str = option('crop', 'how a picture is made square: crop, pad or stretch', choices=FITS)
     gray: bool = option(False, 'greyscale images: one channel instead of RGB')
     cache: str = option('', "where decoded caches go; '': $ARTGAN_CACHE or ~/.cache/artgan_nb")
     workers: int = option(2, 'decoding processes (0: decode in this process)', lo=0)
-    norm: str = option('tanh', "normalisation: tanh ([-1, 1]), dataset (mean/std of the images) or unit ([0, 1])", choices=NORMS)
+    norm: str = option('tanh', "normalisation: tanh ([-1, 1]), dataset (mean/std of the images) or unit ([0, 1])",
+                       choices=NORMS)
     flip: float = option(0.5, 'probability of a horizontal flip of each real image', lo=0, hi=1)
-    jitter: float = option(0.0, 'probability of a small rotation (up to 5 degrees) and zoom (up to 5%) of each real image', lo=0, hi=1)
-    holdout: float = option(0.0, 'fraction of each label held out of training, seeded; 0: train on every image', lo=0, hi=0.5, hi_open=True)
-    rotate: float = option(0.0, 'largest random rotation of every real image, in degrees, apart from jitter; 0: none', lo=0, hi=180)
-    zoom: float = option(0.0, 'largest random zoom in or out of every real image, as a fraction, apart from jitter; 0: none', lo=0, hi=1, hi_open=True)
+    jitter: float = option(0.0, 'probability of a small rotation (up to 5 degrees) and zoom (up to 5%) of each real '
+                                'image', lo=0, hi=1)
+    holdout: float = option(0.0, 'fraction of each label held out of training, seeded; 0: train on every image',
+                            lo=0, hi=0.5, hi_open=True)
+    rotate: float = option(0.0, 'largest random rotation of every real image, in degrees, apart from jitter; 0: none',
+                           lo=0, hi=180)
+    zoom: float = option(0.0, 'largest random zoom in or out of every real image, as a fraction, apart from jitter; 0: '
+                              'none', lo=0, hi=1, hi_open=True)
     pad_color: str = option('black', "the colour fit=pad pads with: black, white, mean (each picture's own) or #rrggbb")
-    mirror: bool = option(False, "train on each image and its horizontal mirror: epochs twice as long (the hold-out is chosen first)")
+    mirror: bool = option(False, "train on each image and its horizontal mirror: epochs twice as long (the hold-out is "
+                                 "chosen first)")
 
     def more_problems(self):
         "What is wrong with the options together: a folder or CSV that does not exist, a pad colour that is none."
         bad = []
         if self.data not in BUILTINS and not Path(self.data).is_dir():
             bad.append(f"data must be {', '.join(BUILTINS)} or a folder of images; there is no folder {self.data}")
-        if self.labels_csv and self.data in BUILTINS: bad.append("labels_csv is for a folder of images, not the built-in dataset")
-        elif self.labels_csv and not Path(self.labels_csv).is_file(): bad.append(f"labels_csv: no such file {self.labels_csv}")
+        if self.labels_csv and self.data in BUILTINS: bad.append("labels_csv is for a folder of images, not the "
+                                                                 "built-in dataset")
+        elif self.labels_csv and not Path(self.labels_csv).is_file():
+            bad.append(f"labels_csv: no such file {self.labels_csv}")
         try: pad_rgb(self.pad_color)
         except ValueError as e: bad.append(str(e))
         return bad
@@ -270,7 +288,9 @@ def load_images(opts:DataOptions, # the data options
     "The images `opts` names, at `size`: (`ImageCache`, report of `prepare_data`, or None for a built-in dataset)."
     validate(opts)
     if opts.data in BUILTINS: return BUILTINS[opts.data](opts.n_images, size, seed, opts.gray),None
-    cache,report = prepare_data(opts.data, size, opts.fit, opts.gray, opts.cache or None, opts.workers, opts.labels_csv or None,
+    cache,report = prepare_data(opts.data, size, opts.fit, opts.gray, opts.cache or None, opts.workers,
+                                opts.labels_csv or None,
                                 pad_color=opts.pad_color if opts.fit == 'pad' else 'black')
-    if opts.holdout: report['holdout'] = len(split_indices(len(cache), opts.holdout, seed, cache.labels if cache.classes else None)[1])
+    if opts.holdout: report['holdout'] = len(split_indices(len(cache), opts.holdout, seed,
+                                                           cache.labels if cache.classes else None)[1])
     return cache,report
