@@ -8,16 +8,17 @@ Docs: https://artgan-nb.github.io/artgan_nb/checkpoint.html.md"""
 __all__ = ['MODEL_KEYS', 'STATE_KEYS', 'NETS', 'PRETRAINED', 'OLD_DEFAULTS', 'CheckpointError', 'atomic_save', 'check_checkpoint',
            'load_checkpoint', 'load_weights', 'is_pretrained', 'pretrained_names', 'pretrained_file',
            'pretrained_folder', 'checkpoint_path', 'run_dir', 'pretrained_checkpoint', 'with_old_defaults',
-           'read_checkpoint', 'gan_of', 'load_gan']
+           'read_checkpoint', 'gan_of', 'load_gan', 'new_run_dir', 'RunLocked', 'RunLock', 'outside_links',
+           'check_run_folder']
 
 # %% ../nbs/05a_checkpoint.ipynb #c910b007
-import os, pickle
+import fcntl, os, pickle, socket
 from importlib.resources import files
 from pathlib import Path
 
 import torch
 
-from .core import fsync_dir, from_dict, nonfinite
+from .core import fsync_dir, from_dict, nonfinite, write_file, RUN_MARKER
 from .data.collection import default_cache_dir
 from .models import ModelSpec, build_gan
 
@@ -176,3 +177,70 @@ def load_gan(run_or_ckpt, # a run folder or a checkpoint file
              ema:bool=True): # the generator's moving average, when the run kept one
     "The trained G and D of a run (in eval mode) and the `ModelSpec` they were built from."
     return gan_of(read_checkpoint(run_or_ckpt, device), device, ema, checkpoint_path(run_or_ckpt))
+
+# %% ../nbs/05a_checkpoint.ipynb #7a643cb2
+def new_run_dir(out, name):
+    "A new folder `out/name`, or `out/name-2`, `-3`, ... if it is taken, holding only the marker file `RUN_MARKER`."
+    Path(out).mkdir(parents=True, exist_ok=True)
+    i = 1
+    while True:
+        path = Path(out)/(name if i == 1 else f"{name}-{i}")
+        try: path.mkdir()
+        except FileExistsError: i += 1; continue # taken, perhaps a moment ago by another process
+        write_file(path/RUN_MARKER, 'an artgan_nb run folder\n')
+        return path
+
+# %% ../nbs/05a_checkpoint.ipynb #c47a7a68
+class RunLocked(Exception):
+    "The run folder is in use by another process."
+
+def _read_owner(path):
+    try: return path.read_text().strip() or 'an unknown process'
+    except OSError: return 'an unknown process'
+
+class RunLock:
+    "Exclusive use of a run folder while a `with` block runs: `run_dir/.lock` holds the pid and the host."
+    def __init__(self, run_dir): self.path = Path(run_dir)/'.lock'
+
+    def __enter__(self):
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise RunLocked(f"run folder {self.path.parent} is in use by {_read_owner(self.path)} (lock file "
+                                f"{self.path}); "
+                                "wait for it to finish or stop it first") from None
+            if os.path.exists(self.path) and os.stat(self.path).st_ino == os.fstat(fd).st_ino: break
+            os.close(fd) # the file was removed by its previous holder: lock the new one
+        old = os.read(fd, 200).decode(errors='replace').strip()
+        if old: print(f"taking over the lock of a stopped run ({old}) in {self.path.parent}")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+# %% ../nbs/05a_checkpoint.ipynb #2250e7c3
+def outside_links(run):
+    "The symbolic links in folder `run`, at any depth, that point outside it: [(link, its target)]."
+    root,out = Path(run).resolve(),[]
+    for folder,dirs,files in os.walk(root): # links to folders are listed, not entered
+        for p in (Path(folder)/n for n in dirs + files):
+            if p.is_symlink() and not p.resolve().is_relative_to(root): out.append((Path(run)/p.relative_to(root),
+                                                                                    os.readlink(p)))
+    return out
+
+def check_run_folder(run):
+    "`run` as a `Path` if it is a run folder a resumed run may write into: it exists and links nowhere outside itself."
+    run = Path(run)
+    if not run.is_dir(): raise CheckpointError(f"no run folder at {run}")
+    bad = outside_links(run)
+    if bad: raise ValueError(f"refusing to write into {run}: {bad[0][0]} is a symbolic link to {bad[0][1]}, "
+                             "outside the run folder" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else '')
+                             + "; replace the links by the files themselves")
+    return run
+

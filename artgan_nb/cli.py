@@ -23,10 +23,9 @@ from .core import option_fields, with_options, validate, MissingExtra
 from .data.collection import prepare_data, format_report, DataError
 from .data.loaders import DataOptions
 from .models import ModelSpec, summarize
-from .checkpoint import CheckpointError, read_checkpoint
+from .checkpoint import CheckpointError, read_checkpoint, RunLocked, check_run_folder
 from .callbacks.checkpoint import Interrupted
-from .run import (Config, RunLocked, RunStopped, check_stopped, config_of, with_recipe,
-                           check_run_folder, continued)
+from .run import Config, RunStopped, check_stopped, config_of, with_recipe, continued
 import artgan_nb.run as runs
 from .recipes import recipes_text, describe_recipe
 from .metrics import EvalOptions

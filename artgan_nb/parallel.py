@@ -30,9 +30,9 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 import artgan_nb.run as runs
 from .train import GANModule
 from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
-from .checkpoint import checkpoint_path
+from .checkpoint import checkpoint_path, RunLock
 from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, resume_command
-from .run import Config, callbacks_for, RunLock, fit_stoppable
+from .run import Config, callbacks_for, fit_stoppable
 
 # %% ../nbs/10a_parallel.ipynb #37286fad
 def world():

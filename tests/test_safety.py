@@ -8,7 +8,8 @@ from fastai.callback.core import Callback
 from conftest import cli
 from artgan_nb.checkpoint import CheckpointError, atomic_save, load_checkpoint, load_gan
 from artgan_nb.core import RUN_MARKER, check_options, validate, with_options
-from artgan_nb.run import Config, train, resume, RunLock, RunLocked, write_config, read_config
+from artgan_nb.run import Config, train, resume, write_config, read_config
+from artgan_nb.checkpoint import RunLock, RunLocked
 from artgan_nb.callbacks.losses import trim_rows
 from artgan_nb.callbacks.record import append_row, read_log
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..core import RUN_MARKER, fsync_dir, progress
+from ..core import RUN_MARKER, fsync_dir, progress, write_file
 from .abstract import ImageCache, FITS, RESAMPLE, fit_square, flatten_mode, pad_rgb
 
 # %% ../../nbs/02_data_collection.ipynb #fed6f5f1
@@ -215,9 +215,6 @@ def check_space(folder:Path, need:int): # where the cache goes, the bytes it nee
                                     "$ARTGAN_CACHE)")
 
 # %% ../../nbs/02_data_collection.ipynb #7d9c7cfa
-def _write_synced(path, text):
-    with open(path, 'w') as f: f.write(text); f.flush(); os.fsync(f.fileno())
-
 def _alive(pid:int):
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
@@ -257,10 +254,9 @@ def _write_cache(tmp:Path, root:Path, files:list, labels:list, workers:int, opts
     with open(tmp/'manifest.csv', 'w', newline='', errors='surrogateescape') as f:
         csv.writer(f).writerows([MANIFEST_HEADER, *rows]); f.flush(); os.fsync(f.fileno())
     meta = dict(shape=[len(kept), 1 if opts['gray'] else 3, opts['size'], opts['size']],
-                classes=sorted(set(kept)) if set(kept) != {''} else [],
-                root=str(root), options=opts, chunk=CHUNK, checksums=_chunk_sums(tmp/'images.u8'),
-                manifest=content_digest(tmp/'manifest.csv'))
-    _write_synced(tmp/'meta.json', json.dumps(meta, indent=1)); _write_synced(tmp/CACHE_MARKER, '')
+                classes=sorted(set(kept)) if set(kept) != {''} else [], root=str(root), options=opts, chunk=CHUNK,
+                checksums=_chunk_sums(tmp/'images.u8'), manifest=content_digest(tmp/'manifest.csv'))
+    write_file(tmp/'meta.json', json.dumps(meta, indent=1)); write_file(tmp/CACHE_MARKER, '')
 
 def build_cache(dest:Path, # the cache folder to create
                 root:Path, files:list, labels:list, # the collection
@@ -336,10 +332,8 @@ def make_report(root, cache:ImageCache, rows:list, others:int, left:dict, dest:P
                 reasons=dict(Counter(s.split(':')[0] for s in skipped.values())),
                 classes=dict(zip(cache.classes, cache.labels.bincount(minlength=len(cache.classes)).tolist())),
                 other_files=others, cache=shown(dest), bytes=(dest/'images.u8').stat().st_size,
-                seconds=round(seconds, 2), reused=reused,
-                left_out={shown(p): why for p,why in left.items()},
-                escaped=[shown(f) for f,*_ in rows if shown(f) != f],
-                notes=notes, verified=verified)
+                seconds=round(seconds, 2), reused=reused, left_out={shown(p): why for p,why in left.items()},
+                escaped=[shown(f) for f,*_ in rows if shown(f) != f], notes=notes, verified=verified)
 
 def check_prepare(size, fit, resample):
     "Raise a `ValueError` naming the value and what is allowed when an option is wrong."
@@ -372,8 +366,7 @@ def prepare_data(root, # a folder tree of images
         problem = (f"the bytes of {len(changed)} of its files changed since it was built: "
                    f"{', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}")
     if problem is not None:
-        remove_stale(dest); shutil.rmtree(dest, ignore_errors=True)
-        dest.unlink(missing_ok=True) # a file or link left there too
+        remove_stale(dest); shutil.rmtree(dest, ignore_errors=True); dest.unlink(missing_ok=True) # a file or link too
         check_space(dest.parent, len(files) * (1 if gray else 3) * size * size)
         build_cache(dest, root, files, labels, workers, **opts)
     notes = [] if problem in (None, 'missing') else [f"rebuilt the cache {shown(dest.name)}: {problem}"]
