@@ -94,7 +94,7 @@ class LossLog(EpochCallback):
     def state_dict(self):
         pending = lambda xs: torch.stack(xs).cpu() if xs else torch.zeros(0)
         return dict(its=list(self.its), d=pending(self.d), g=pending(self.g), written=self.written)
-    def load_state_dict(self, sd:dict): # as `state_dict` returns: drop the rows written after it, take back pending ones
+    def load_state_dict(self, sd:dict): # as `state_dict` returns: drop rows written after it, take back pending ones
         trim_rows(self.dir/'losses.csv', sd['written'])
         dev = getattr(self.dls, 'device', None)
         self.its,self.written = list(sd['its']),sd['written']
