@@ -1,4 +1,4 @@
-"""A run's checkpoint file: written atomically, read as plain data and checked, its networks rebuilt from its spec; a run's files; the pretrained generators.
+"""A run's checkpoint: written atomically, read as checked plain data, its nets rebuilt; run folders; pretrained nets.
 
 Docs: https://artgan-nb.github.io/artgan_nb/checkpoint.html.md"""
 

@@ -1,4 +1,4 @@
-"""Save everything a run needs to continue exactly, atomically and as plain data; load it safely; resume a run bit for bit.
+"""Save all a run needs to continue exactly, atomically and as plain data; load it safely; resume a run bit for bit.
 
 Docs: https://artgan-nb.github.io/artgan_nb/callbacks_checkpoint.html.md"""
 

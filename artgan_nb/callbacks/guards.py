@@ -1,4 +1,4 @@
-"""Callbacks that watch a GAN while it trains and step in: non-finite losses, unbalanced networks, a plateau, a collapsing generator.
+"""Callbacks that watch a GAN train and step in: non-finite losses, unbalanced networks, a plateau, a collapsing G.
 
 Docs: https://artgan-nb.github.io/artgan_nb/callbacks_guards.html.md"""
 

@@ -1,4 +1,4 @@
-"""Every batch's losses logged and plotted, the early stop of Algorithm 1, and the loss-based sign of a collapsing generator.
+"""Every batch's losses logged and plotted, the early stop of Algorithm 1, the loss-based sign of a collapsing G.
 
 Docs: https://artgan-nb.github.io/artgan_nb/callbacks_losses.html.md"""
 

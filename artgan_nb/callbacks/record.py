@@ -1,4 +1,4 @@
-"""Sample grids, a metrics log with its loss plot, and one TensorBoard writer: what a run leaves behind to show its progress.
+"""Sample grids, a metrics log with its loss plot, one TensorBoard writer: what a run leaves to show its progress.
 
 Docs: https://artgan-nb.github.io/artgan_nb/callbacks_record.html.md"""
 

@@ -1,4 +1,4 @@
-"""Procedural abstract art and black shapes that need no files, `ImageCache`, the `uint8` form every dataset of this package takes, and how any picture is brought to it.
+"""Procedural abstract art and shapes that need no files; `ImageCache`, the `uint8` form every dataset takes.
 
 Docs: https://artgan-nb.github.io/artgan_nb/data_abstract.html.md"""
 

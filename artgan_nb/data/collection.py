@@ -1,4 +1,4 @@
-"""From a messy folder of paintings to the decode-once `uint8` cache: robust decoding, labels from subfolders or a CSV, an atomic on-disk cache, and a report of every file kept or skipped.
+"""From a messy folder of paintings to a decode-once `uint8` cache, with a report of every file kept or skipped.
 
 Docs: https://artgan-nb.github.io/artgan_nb/data_collection.html.md"""
 

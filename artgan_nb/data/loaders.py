@@ -1,4 +1,4 @@
-"""The data options in one dataclass, a seeded and stratified hold-out, three normalisations, fastai `DataLoaders` that index the cache a batch at a time, and augmentation on the device.
+"""Data options, a stratified hold-out, normalisations, `DataLoaders` that index the cache, augmentation on the device.
 
 Docs: https://artgan-nb.github.io/artgan_nb/data_loaders.html.md"""
 
