@@ -228,8 +228,8 @@ class RunLock:
 def outside_links(run):
     "The symbolic links in folder `run`, at any depth, that point outside it: [(link, its target)]."
     root,out = Path(run).resolve(),[]
-    for folder,dirs,files in os.walk(root): # links to folders are listed, not entered
-        for p in (Path(folder)/n for n in dirs + files):
+    for folder,dirs,names in os.walk(root): # links to folders are listed, not entered
+        for p in (Path(folder)/n for n in dirs + names):
             if p.is_symlink() and not p.resolve().is_relative_to(root): out.append((Path(run)/p.relative_to(root),
                                                                                     os.readlink(p)))
     return out

@@ -11,16 +11,15 @@ __all__ = ['RUN_FILES', 'device_problems', 'RunOptions', 'Config', 'with_recipe'
            'warn_if_edited', 'data_changes', 'check_data', 'check_data_folder', 'continued', 'config_of', 'resume']
 
 # %% ../nbs/10_run.ipynb #9d1196c1
-import json, os, platform, shlex, signal, time, warnings
+import json, platform, shlex, signal, warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
-from fastai.callback.core import Callback
 
 import artgan_nb
 from .core import (option, validate, with_options, to_dict, from_dict, seed_everything, get_device, write_file,
-                            RUN_MARKER, stop_of)
+                            stop_of)
 from .data.collection import format_report, DataError
 from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
@@ -33,7 +32,7 @@ from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonit
 from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
 from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoint_path, with_old_defaults,
                                   read_checkpoint, gan_of,
-                                  new_run_dir, RunLock, RunLocked, check_run_folder)
+                                  new_run_dir, RunLock, check_run_folder)
 from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, SignalStop, TimeLimit, interrupted,
                                             resume_command, done_place, time_up_place, minutes_text, budget_text,
                                             processes_note)

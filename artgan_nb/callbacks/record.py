@@ -12,7 +12,7 @@ __all__ = ['EpochCallback', 'cut_short', 'spec_stats', 'images_seen', 'kimg', 'q
            'budget_left', 'LiveProgress', 'EpochSummary']
 
 # %% ../../nbs/07_callbacks_record.ipynb #05d5cda4
-import csv, io, json, sys, threading, time
+import csv, io, json, threading, time
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,7 @@ import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw
 from fastai.callback.core import Callback
 from fastai.torch_core import find_bs
-from fastcore.imports import IN_NOTEBOOK
-from fastprogress.fastprogress import ProgressBar, ConsoleProgressBar, html_progress_bar, format_time
+from fastprogress.fastprogress import ProgressBar, html_progress_bar
 from torch.utils.tensorboard import SummaryWriter
 
 from ..core import (stop_of, save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped,
