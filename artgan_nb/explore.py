@@ -14,13 +14,13 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .core import normalize, show_grid, get_device
+from .core import normalize, show_grid, get_device, device_problems, to_uint8
 from .models import ModelSpec, seed_latents, fixed_inputs
 from .data.abstract import ABSTRACT_CLASSES
 from .data.loaders import BUILTIN, load_images, split
 from .checkpoint import CheckpointError, checkpoint_path, read_checkpoint, gan_of, run_dir
-from .run import device_problems, config_of
-from .metrics import InceptionFeatures, image_features, cached_features, nearest, to_uint8
+from .run import config_of
+from .metrics import InceptionFeatures, image_features, cached_features, nearest as nearest_features
 
 # %% ../nbs/13_explore.ipynb #89d7ef02
 def lerp(a:torch.Tensor, b:torch.Tensor, # two vectors (nz,)
@@ -234,7 +234,7 @@ def nearest(self:Explorer, images:torch.Tensor, # uint8 (N, C, H, W)
 def threshold(self:Explorer, q:float=0.05):
     "The memorisation threshold of `metrics.memorisation`: the q-quantile of held-out images' distances to training."
     held,held_f = self._features(held=True)
-    return None if len(held) < 2 else nearest(held_f, self._features()[1]).values.quantile(q).item()
+    return None if len(held) < 2 else nearest_features(held_f, self._features()[1]).values.quantile(q).item()
 
 # %% ../nbs/13_explore.ipynb #913a3672
 @patch

@@ -6,11 +6,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['DOMAIN_RATIO', 'inception_path', 'tf_bilinear', 'constant_weights', 'fold_batch_norms', 'drop_contiguous',
-           'fuse_conv_relu', 'fast_inception', 'InceptionFeatures', 'image_features', 'to_uint8', 'Precomputed',
-           'enough_images', 'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes',
-           'features_key', 'load_split', 'features_path', 'cached_features', 'builtin_split', 'nearest', 'memorisation',
-           'show_closest', 'd_accuracy', 'generate_uint8', 'train_images', 'EvalOptions', 'check_real', 'eval_reals',
-           'evaluate', 'other_kind', 'report']
+           'fuse_conv_relu', 'fast_inception', 'InceptionFeatures', 'image_features', 'Precomputed', 'enough_images',
+           'fid_kid', 'knn_radii', 'in_manifold', 'precision_recall', 'real_folder', 'image_hashes', 'features_key',
+           'load_split', 'features_path', 'cached_features', 'builtin_split', 'nearest', 'memorisation', 'show_closest',
+           'd_accuracy', 'generate_uint8', 'train_images', 'EvalOptions', 'check_real', 'eval_reals', 'evaluate',
+           'other_kind', 'report']
 
 # %% ../nbs/11_metrics.ipynb #b26b3c60
 import hashlib, importlib.util, warnings
@@ -24,12 +24,13 @@ import matplotlib.pyplot as plt
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from .core import (denorm, normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, progress)
+from .core import (normalize, image_grid, save_figure, quiet_jit, option, validate, get_device, progress)
+from .core import device_problems, to_uint8
 from .data.collection import prepare_data, default_cache_dir, DataError
 from .data.loaders import BUILTINS, load_images, split
 from .models import sample
 from .checkpoint import atomic_save, checkpoint_path, read_checkpoint, gan_of, run_dir
-from .run import config_of, device_problems
+from .run import config_of
 
 # %% ../nbs/11_metrics.ipynb #0780a7f6
 def inception_path():
@@ -119,11 +120,6 @@ def image_features(net:nn.Module, # an `InceptionFeatures`
     shown = progress(starts, len(starts), f"{what} of {len(images)} images, batches")
     return torch.cat([net(images[i:i + bs]) for i in shown])
 
-def to_uint8(x:torch.Tensor, # generator output, normalised
-             mean=0.5, std=0.5): # the normalisation to undo
-    "Generated images as the uint8 pixels a PNG file would hold."
-    return (denorm(x, mean, std) * 255).round().to(torch.uint8)
-
 # %% ../nbs/11_metrics.ipynb #424a2606
 class Precomputed(nn.Module):
     "The identity, as the `feature` of a torchmetrics metric that is given features instead of images."
@@ -200,8 +196,7 @@ def load_split(root, # a dataset folder
                cache_dir=None, # where caches go; None: `default_cache_dir()`
                exclude=frozenset()): # `image_hashes` of images to leave out, such as a run's training images
     "Up to `n` uint8 images of `root/split` at `size` not in `exclude`, how many were, and their features' file."
-    cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir,
-                           pad_color=pad_color if fit == 'pad' else 'black')
+    cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir, pad_color=pad_color)
     hashes = image_hashes(cache.images)
     keep = torch.tensor([i for i,h in enumerate(hashes) if h not in exclude], dtype=torch.int64)
     pick = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(seed))[:n]]

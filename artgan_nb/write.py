@@ -18,9 +18,9 @@ import torch
 from PIL import Image
 
 from .core import option, option_fields, validate, value_problems, normalize, save_grid, write_file, progress
+from .core import device_problems
 from .export import export_generator
 from .checkpoint import run_dir
-from .run import device_problems
 from .metrics import evaluate, report
 from .explore import load_run
 

@@ -24,7 +24,7 @@ from fastai.callback.core import Callback
 from torch.utils.flop_counter import FlopCounterMode
 
 from artgan_nb.callbacks.record import LiveProgress
-from artgan_nb.run import Config, prepare, resolved, callbacks_for, with_recipe
+from artgan_nb.run import Config, build_learner, as_used, callbacks_for, with_recipe
 from artgan_nb.train import auto_precision
 
 
@@ -60,9 +60,9 @@ DCGAN64 = dict(size=64, width=64, nz=100, g_up='deconv', loss='bce', label_smoot
 def ours(bs:int, iters:int, run:Path, recipe:str='', **options):
     "A learner as `artgan-train` builds it (from `recipe`, then `options`), with its run-folder callbacks, and a function timing `iters` batches: images/s."
     cfg = with_recipe(Config(), recipe, data='builtin:abstract', n_images=bs * (iters + 1), bs=bs, epochs=1, device='cpu', **options)
-    learn = prepare(cfg, report=None)
+    learn = build_learner(cfg, report=None)
     clock = BatchClock()
-    learn.add_cbs(callbacks_for(resolved(cfg, learn), run) + [LiveProgress(), clock])
+    learn.add_cbs(callbacks_for(as_used(cfg, learn), run) + [LiveProgress(), clock])
     def rate():
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit(1)
         return bs * iters / (clock.times[-1] - clock.times[0])

@@ -349,13 +349,13 @@ def prepare_data(root, # a folder tree of images
                  cache_dir=None, # where caches go (default: `default_cache_dir()`)
                  workers:int=2, # decoding processes
                  labels_csv=None, # optional CSV of file,label rows instead of subfolder labels
-                 pad_color=(0, 0, 0), # the bars' colour for fit='pad': see `pad_rgb`
+                 pad_color='black', # the bars' colour for fit='pad' (see `pad_rgb`); ignored for other fits
                  resample:str='lanczos', # 'lanczos' or 'area'
                  max_pixels:int=MAX_PIXELS, # decompression-bomb guard
                  verify:bool=False): # hash every source file and the whole cache again; rebuild if anything changed
     ("Decode the collection in `root` once into an on-disk cache, checked and reused while unchanged; "
      "return (`ImageCache`, report).")
-    check_prepare(size, fit, resample); pad = pad_rgb(pad_color)
+    check_prepare(size, fit, resample); pad = pad_rgb(pad_color if fit == 'pad' else 'black')
     start,root = time.time(),Path(root)
     files,labels,others,left = list_collection(root, labels_csv)
     opts = dict(size=size, fit=fit, gray=gray, resample=resample, pad_color=pad if pad == 'mean' else list(pad),

@@ -289,8 +289,7 @@ def load_images(opts:DataOptions, # the data options
     validate(opts)
     if opts.data in BUILTINS: return BUILTINS[opts.data](opts.n_images, size, seed, opts.gray),None
     cache,report = prepare_data(opts.data, size, opts.fit, opts.gray, opts.cache or None, opts.workers,
-                                opts.labels_csv or None,
-                                pad_color=opts.pad_color if opts.fit == 'pad' else 'black')
+                                opts.labels_csv or None, opts.pad_color)
     if opts.holdout: report['holdout'] = len(split_indices(len(cache), opts.holdout, seed,
                                                            cache.labels if cache.classes else None)[1])
     return cache,report
