@@ -25,15 +25,15 @@ from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
-from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress,
-                                        images_seen, kimg)
-from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
-from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
-from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
+from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, LossLog, images_seen, kimg,
+                                        epoch_list_problems, parse_epochs, trim_rows)
+from .callbacks.progress import EpochSummary, LiveProgress
+from .callbacks.guards import (NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor, LossChangeStop,
+                                        LossCollapseSign)
 from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoint_path, with_old_defaults,
                                   read_checkpoint, gan_of,
                                   new_run_dir, RunLock, check_run_folder)
-from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, SignalStop, TimeLimit, interrupted,
+from .callbacks.checkpoint import (Checkpoint, KeepCheckpoints, Resume, catch_signals, SignalStop, TimeLimit,
                                             resume_command, done_place, time_up_place, minutes_text, budget_text,
                                             processes_note)
 

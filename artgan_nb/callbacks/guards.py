@@ -6,7 +6,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_guards.html.md"""
 
 # %% auto #0
 __all__ = ['snapshot', 'restore_optimizer', 'restore', 'one_of', 'Guard', 'NaNGuard', 'd_score', 'set_rates', 'AdaptiveLR',
-           'plateaued', 'EarlyStop', 'diversity', 'real_images', 'ModeCollapseMonitor', 'plot_adaptive_lr']
+           'plateaued', 'EarlyStop', 'LossChangeStop', 'diversity', 'real_images', 'ModeCollapseMonitor',
+           'collapse_sign', 'LossCollapseSign', 'plot_adaptive_lr']
 
 # %% ../../nbs/08_callbacks_guards.ipynb #62fef585
 import copy, warnings
@@ -22,7 +23,7 @@ from fastcore.basics import store_attr
 
 from ..core import denorm, save_figure, nonfinite, stop_of
 from ..models import sample
-from .record import EpochCallback, spec_stats, epoch_values, append_row
+from .record import EpochCallback, spec_stats, epoch_values, append_row, batch_losses
 
 # %% ../../nbs/08_callbacks_guards.ipynb #2dd0a890
 def snapshot(learn):
@@ -238,6 +239,27 @@ class EarlyStop(Guard):
             self.stop(f"{self.key} changed less than {self.eps} over the last {self.patience} epochs (now "
                       f"{self.values[-1]:.4g})")
 
+# %% ../../nbs/08_callbacks_guards.ipynb #1a497198
+class LossChangeStop(Guard):
+    "Stop when loss_D + loss_G changes by less than `eps` from one training batch to the next (Algorithm 1)."
+    order = 80 # as EarlyStop: before Checkpoint (100), which skips the epoch it stops in
+    actions = ('stop',)
+    def __init__(self, eps:float): # the smallest change that keeps the run going
+        super().__init__('stop')
+        self.eps,self.prev = eps,None
+
+    def state_dict(self): return dict(prev=self.prev)
+    def load_state_dict(self, sd:dict): self.prev = sd['prev']
+
+    def after_batch(self):
+        if not self.training: return
+        d,g = batch_losses(self.learn)
+        total = float(torch.stack(list(d)).mean() + g) # one host synchronisation per batch
+        prev,self.prev = self.prev,total
+        if prev is not None and abs(total - prev) < self.eps:
+            self.stop(f"iteration {self.train_iter}: loss_d + loss_g changed by {abs(total - prev):.3g} since the "
+                      f"batch before, less than {self.eps}")
+
 # %% ../../nbs/08_callbacks_guards.ipynb #e93e02fe
 def diversity(x:torch.Tensor, # images (N, C, H, W) with values in [0, 1]
               side:int=8): # shrink to side x side first
@@ -290,6 +312,33 @@ class ModeCollapseMonitor(Guard):
         if self.collapsed is None or self.action == 'warn': return
         why,self.collapsed = self.collapsed,None
         self.act(why)
+
+# %% ../../nbs/08_callbacks_guards.ipynb #f28f051c
+def collapse_sign(before:tuple, after:tuple, # (loss_d, loss_g) of two epochs, in order
+                  frac:float=0.5): # the relative change that counts as sharp
+    "True when G's loss fell, and D's rose, each by more than `frac` of its size before."
+    (d0,g0),(d1,g1) = before,after
+    return g1 < g0 - frac * abs(g0) and d1 > d0 + frac * abs(d0)
+
+class LossCollapseSign(EpochCallback):
+    ("Warn when an epoch's mean G loss falls sharply while its mean D loss jumps (see `collapse_sign`); "
+     "log `loss_collapse`.")
+    order = 55 # before MetricsLog (60), which logs it
+    def __init__(self, frac:float=0.5): self.frac,self.prev,self.signs = frac,None,[]
+
+    def state_dict(self): return dict(prev=self.prev, signs=self.signs)
+    def load_state_dict(self, sd:dict): self.prev,self.signs = sd['prev'],list(sd['signs'])
+
+    def after_epoch(self):
+        if not self.trained: return
+        v = epoch_values(self.learn)
+        prev,self.prev = self.prev,(float(v['loss_d']), float(v['loss_g']))
+        if prev is None or not collapse_sign(prev, self.prev, self.frac): return
+        self.signs.append(self.epoch + 1)
+        self.learn.epoch_extras = {**getattr(self.learn, 'epoch_extras', {}), 'loss_collapse': 1}
+        warnings.warn(f"epoch {self.epoch + 1}: loss_g fell from {prev[1]:.4g} to {self.prev[1]:.4g} "
+                      "while loss_d rose from "
+                      f"{prev[0]:.4g} to {self.prev[0]:.4g}; the generator may be collapsing")
 
 # %% ../../nbs/08_callbacks_guards.ipynb #0fd1fa23
 def plot_adaptive_lr(adapt:AdaptiveLR, # after a run

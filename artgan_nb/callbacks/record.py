@@ -1,4 +1,4 @@
-"""Sample grids, a metrics log with its loss plot, one TensorBoard writer: what a run leaves to show its progress.
+"""Sample grids, a metrics log, every batch's losses, one TensorBoard writer: what a run leaves to show its progress.
 
 Docs: https://artgan-nb.github.io/artgan_nb/callbacks_record.html.md"""
 
@@ -8,23 +8,22 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_record.html.md"""
 __all__ = ['EpochCallback', 'cut_short', 'spec_stats', 'images_seen', 'kimg', 'quiet_writer_thread', 'TensorBoardWriter',
            'config_text', 'tb_writer', 'grid_tile_side', 'epoch_of', 'grid_seen', 'grid_label', 'evolution_grid',
            'gif_frame', 'evolution_gif', 'SampleLogger', 'epoch_list_problems', 'parse_epochs', 'read_log',
-           'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'keep_copy', 'KeepCheckpoints', 'HTMLBar',
-           'budget_left', 'LiveProgress', 'EpochSummary']
+           'append_row', 'plot_losses', 'epoch_values', 'MetricsLog', 'batch_losses', 'append_rows', 'trim_rows',
+           'plot_iter_losses', 'LossLog']
 
 # %% ../../nbs/07_callbacks_record.ipynb #05d5cda4
 import csv, io, json, threading, time
 from pathlib import Path
 
 import numpy as np
+import torch
 import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw
 from fastai.callback.core import Callback
 from fastai.torch_core import find_bs
-from fastprogress.fastprogress import ProgressBar, html_progress_bar
 from torch.utils.tensorboard import SummaryWriter
 
-from ..core import (stop_of, save_grid, image_grid, save_figure, write_file, open_append, time_left, wrapped,
-                            bar_kind, Progress)
+from ..core import stop_of, save_grid, image_grid, save_figure, write_file, open_append
 from ..models import sample
 
 # %% ../../nbs/07_callbacks_record.ipynb #d6db1300
@@ -285,102 +284,82 @@ class MetricsLog(EpochCallback):
         for k,v in row.items():
             if k != 'kimg' and isinstance(v, (int, float)): writer.add_scalar(k, v, images_seen(self.learn))
 
-# %% ../../nbs/07_callbacks_record.ipynb #3d08036b
-def keep_copy(src, dst):
-    "Copy file `src` to `dst` atomically, never through a symbolic link (see `write_file`); returns `dst`."
-    with open(src, 'rb') as f: return write_file(dst, f.read())
+# %% ../../nbs/07_callbacks_record.ipynb #7fb99afb
+def batch_losses(learn): # a GAN learner, in `after_batch` of a training batch
+    "This batch's D losses (one per D step, a list) and G loss, as 0-dim tensors."
+    t = learn.gan_trainer
+    return t.d_losses,t.g_loss
 
-class KeepCheckpoints(EpochCallback):
-    "Copy `run_dir/checkpoints/last.pth` to `epoch_NNNN.pth` beside it after every `every` epochs."
-    order = 100.5 # after Checkpoint (100) has written last.pth; before SignalStop (101)
-    def __init__(self, run_dir, # the run folder
-                 every:int): # keep the checkpoint of every epoch that is a multiple of this
-        self.dir,self.every = Path(run_dir)/'checkpoints',every
+def append_rows(path, # a csv file, created (with its header) if missing
+                rows:list): # dicts with the same keys
+    "Append `rows` to a csv file, never through a symbolic link."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with open_append(path) as f:
+        w = csv.DictWriter(f, list(rows[0]), lineterminator='\r\n')
+        if new: w.writeheader()
+        w.writerows(rows)
 
-    def after_epoch(self):
-        done = self.epoch + 1
-        if self.trained and done % self.every == 0: keep_copy(self.dir/'last.pth', self.dir/f'epoch_{done:04d}.pth')
+def trim_rows(path, n:int): # a csv file (nothing happens if it is missing); the rows to keep
+    "Keep the header and the first `n` rows of a csv file."
+    path = Path(path)
+    # bytes: keep csv's \r\n
+    if path.exists(): write_file(path, b''.join(path.read_bytes().splitlines(keepends=True)[:1 + n]))
 
-# %% ../../nbs/07_callbacks_record.ipynb #b87597b5
-class HTMLBar(ProgressBar):
-    "fastprogress's HTML bar, drawn into `out` (an IPython display handle) so that every epoch's bar reuses one output."
-    def __init__(self, total:int, out, prefix:str=''):
-        super().__init__(range(total))
-        self.out,self.prefix = out,prefix
-    def on_update(self, val, text):
-        self.out.update({'text/html': str(html_progress_bar(val, self.total, f'{self.prefix} {text}'))}, raw=True)
+# %% ../../nbs/07_callbacks_record.ipynb #4a5e7155
+def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one per D step) and 'loss_g', from `read_log`
+                     path=None, # write the figure here; None: return it
+                     symlog:bool=True): # symmetric-log y axis
+    "D's loss at every D step and G's at every G step, by iteration."
+    it = np.array([float(r['iteration']) for r in rows])
+    ks = [k for k in rows[0] if k.startswith('loss_d_')]
+    d = np.array([[float(r[k]) for k in ks] for r in rows])
+    fig,ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot((it[:, None] - 1 + np.arange(1, len(ks) + 1) / len(ks)).ravel(), d.ravel(), lw=0.7,
+            label=f"loss_d ({len(ks)} per iteration)")
+    ax.plot(it, [float(r['loss_g']) for r in rows], lw=0.7, label='loss_g')
+    if symlog: ax.set_yscale('symlog', linthresh=1.0)
+    ax.set_xlabel('iteration'); ax.set_ylabel('loss'); ax.legend(); ax.grid(alpha=0.3)
+    return save_figure(fig, path)
 
-# %% ../../nbs/07_callbacks_record.ipynb #0abd69bd
-def budget_left(learn): # a fastai Learner, during a fit
-    "Seconds left before the time limit `TimeLimit` set (`learn.deadline`, `time.monotonic`'s), or None without one."
-    deadline = getattr(learn, 'deadline', None)
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+# %% ../../nbs/07_callbacks_record.ipynb #eac6a9bf
+class LossLog(EpochCallback):
+    ("Every training batch's losses (D's at each D step, G's) to `run_dir/losses.csv`, "
+     "once per epoch and when the fit ends; plotted in `losses_iter.png`.")
+    order = 60
+    def __init__(self, run_dir): # the run folder
+        self.dir,self.written = Path(run_dir),0
 
-class LiveProgress(Callback):
-    "A live bar over each epoch's batches with kimg, images per second and the run's time left (see `bar_kind`)."
-    order = 62
-    def __init__(self, kind='auto'): # 'console', 'html', None (no bar) or 'auto': `bar_kind()`
-        self.kind,self.bar_in,self.out,self.active = kind,None,None,False
-
-    def before_fit(self):
-        self.bar_in = bar_kind() if self.kind == 'auto' else self.kind
-        self.out,self.start,self.n,self.active = None,None,0,False
-
-    def before_train(self):
-        if self.start is None: self.start = time.perf_counter()
-        prefix,self.active = f'epoch {self.epoch + 1}/{self.n_epoch}',True
-        if self.bar_in != 'html': # a live bar on a terminal, or a line now and then in a file
-            self.pbar = Progress(len(self.dl), prefix, kind=self.bar_in); return
-        from IPython.display import display
-        if self.out is None: self.out = display({'text/html': ''}, raw=True, display_id=True)
-        self.pbar = HTMLBar(len(self.dl), self.out, prefix)
-        self.pbar.update(0)
-
-    def comment(self):
-        "What the bar says besides the batches: kimg, images per second, the run's time left (within its time limit)."
-        seconds,left = (time.perf_counter() - self.start,
-                        (self.n_epoch * self.n_iter - self.train_iter) * self.dls.train.bs)
-        eta = time_left(seconds, self.n, left, budget_left(self.learn))
-        return f"{kimg(images_seen(self.learn))} kimg  {self.n / seconds:.0f} img/s  ETA {eta}"
-
+    def before_fit(self): self.its,self.d,self.g = [],[],[]
     def after_batch(self):
         if not self.training: return
-        self.n += self.dls.train.bs
-        if self.bar_in != 'html': return self.pbar.update(self.iter + 1, self.comment())
-        self.pbar.comment = self.comment()
-        self.pbar.update(self.iter + 1)
+        d,g = batch_losses(self.learn)
+        self.its.append(self.train_iter); self.d.append(torch.stack(list(d)).detach()); self.g.append(g.detach())
 
-    def after_train(self):
-        if self.bar_in == 'html': self.pbar.on_iter_end()
-        else: self.pbar.close()
-        self.active = False
-    def after_fit(self): self.close() # also when the fit was cancelled within an epoch
+    def rows(self):
+        "The rows of the batches not yet written."
+        d,g,bs = torch.stack(self.d).float().cpu().tolist(),torch.stack(self.g).float().cpu().tolist(),self.dls.train.bs
+        return [{'iteration': i, 'epoch': self.epoch + 1, 'kimg': i * bs / 1000,
+                 **{f'loss_d_{j + 1}': v for j,v in enumerate(ds)}, 'loss_g': gi}
+                for i,ds,gi in zip(self.its, d, g)]
 
-    def close(self):
-        "Clear the bar. `after_fit` does; when a fit raised an error fastai calls no callback, so the caller should."
-        if self.active and self.bar_in != 'html': self.pbar.close()
-        if self.out is not None: self.out.update({'text/html': ''}, raw=True)
-        self.active = False
+    def write(self):
+        "Append the pending rows to `losses.csv` and redraw `losses_iter.png`."
+        append_rows(self.dir/'losses.csv', self.rows())
+        self.written,self.its,self.d,self.g = self.written + len(self.its),[],[],[]
+        plot_iter_losses(read_log(self.dir/'losses.csv'), self.dir/'losses_iter.png')
 
-# %% ../../nbs/07_callbacks_record.ipynb #b923b737
-class EpochSummary(Callback):
-    ("Print a line as training starts; after each epoch, "
-     "kimg, duration, speed and time left, then the averages and extras.")
-    order = 65 # after fastai's Recorder, and after MetricsLog has gathered the epoch's extras
-    def before_fit(self):
-        self.epochs,self.seconds,dl = 0,0.0,self.dls.train
-        epochs = f"{self.n_epoch} epoch{'s' * (self.n_epoch != 1)}"
-        print(f"training {epochs} of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
-    def before_epoch(self): self.start,self.n = time.perf_counter(),0
-    def before_train(self): self.train_start = time.perf_counter()
-    def after_train(self): self.train_seconds = time.perf_counter() - self.train_start
-    def after_batch(self):
-        if self.training: self.n += self.dls.train.bs
     def after_epoch(self):
-        seconds,left = time.perf_counter() - self.start,self.n_epoch - self.epoch - 1
-        self.epochs,self.seconds = self.epochs + 1,self.seconds + seconds
-        stats = [f"{k} {v:.4f}" for k,v in epoch_values(self.learn).items() if isinstance(v, (int, float))]
-        eta = f", ETA {time_left(self.seconds, self.epochs, left, budget_left(self.learn))}" if left else ''
-        head = (f"epoch {self.epoch + 1}/{self.n_epoch}  {kimg(images_seen(self.learn))} kimg  "
-                f"({seconds:.1f}s, {self.n / self.train_seconds:.0f} img/s{eta})")
-        print('\n'.join([head, *wrapped(stats)]), flush=True) # within 100 columns
+        if self.trained and self.its: self.write()
+    def after_fit(self): # a fit stopped within an epoch (a time limit, a signal, a guard) still writes its batches
+        if self.its: self.write()
+
+    def state_dict(self):
+        pending = lambda xs: torch.stack(xs).cpu() if xs else torch.zeros(0)
+        return dict(its=list(self.its), d=pending(self.d), g=pending(self.g), written=self.written)
+    def load_state_dict(self, sd:dict): # as `state_dict` returns: drop rows written after it, take back pending ones
+        trim_rows(self.dir/'losses.csv', sd['written'])
+        dev = getattr(self.dls, 'device', None)
+        self.its,self.written = list(sd['its']),sd['written']
+        self.d,self.g = [x.to(dev) for x in sd['d']],[x.to(dev) for x in sd['g']]
