@@ -154,8 +154,8 @@ def resolved(cfg:Config, learn):
 
 # %% ../nbs/10_run.ipynb #a198895c
 RUN_FILES = (('samples/', 'the same latent vectors after every epoch; evolution.png, .gif: all'),
-             ('log.csv', "every epoch's statistics; losses.png plots them"),
-             ('losses.csv', "every batch's losses (D's at each step); losses_iter.png plots them"),
+             ('log.csv', "every epoch's statistics; log.png plots them"),
+             ('losses.csv', "every batch's losses (D's at each step); losses.png plots them"),
              ('tensorboard/', 'the losses of every batch, the statistics, samples and options'),
              ('checkpoints/last.pth', 'the networks and everything needed to continue'))
 

@@ -249,10 +249,10 @@ def epoch_values(learn): # a GAN learner, during or after an epoch
 
 # %% ../../nbs/07_callbacks_record.ipynb #3713a810
 class MetricsLog(EpochCallback):
-    "Per-epoch statistics to `run_dir/log.csv` (and TensorBoard); redraw `run_dir/losses.png`."
+    "Per-epoch statistics to `run_dir/log.csv` (and TensorBoard); redraw `run_dir/log.png`."
     order = 60 # after fastai's Recorder has averaged the epoch
     def __init__(self, run_dir, # the run folder
-                 symlog:bool=False): # losses.png on a symmetric-log axis
+                 symlog:bool=False): # log.png on a symmetric-log axis
         self.dir,self.symlog = Path(run_dir),symlog
 
     def before_epoch(self):
@@ -278,8 +278,8 @@ class MetricsLog(EpochCallback):
         if cut_short(self) and self.n_images: self.write(self.row())
 
     def write(self, row:dict):
-        "Append `row` to log.csv and TensorBoard; redraw losses.png."
-        plot_losses(append_row(self.dir/'log.csv', row), self.dir/'losses.png', self.symlog)
+        "Append `row` to log.csv and TensorBoard; redraw log.png."
+        plot_losses(append_row(self.dir/'log.csv', row), self.dir/'log.png', self.symlog)
         if (writer := tb_writer(self.learn)) is None: return
         for k,v in row.items():
             if k != 'kimg' and isinstance(v, (int, float)): writer.add_scalar(k, v, images_seen(self.learn))
@@ -326,7 +326,7 @@ def plot_iter_losses(rows:list, # dicts with 'iteration', 'loss_d_1', ... (one p
 # %% ../../nbs/07_callbacks_record.ipynb #eac6a9bf
 class LossLog(EpochCallback):
     ("Every training batch's losses (D's at each D step, G's) to `run_dir/losses.csv`, "
-     "once per epoch and when the fit ends; plotted in `losses_iter.png`.")
+     "once per epoch and when the fit ends; plotted in `losses.png`.")
     order = 60
     def __init__(self, run_dir): # the run folder
         self.dir,self.written = Path(run_dir),0
@@ -345,10 +345,10 @@ class LossLog(EpochCallback):
                 for i,ds,gi in zip(self.its, d, g)]
 
     def write(self):
-        "Append the pending rows to `losses.csv` and redraw `losses_iter.png`."
+        "Append the pending rows to `losses.csv` and redraw `losses.png`."
         append_rows(self.dir/'losses.csv', self.rows())
         self.written,self.its,self.d,self.g = self.written + len(self.its),[],[],[]
-        plot_iter_losses(read_log(self.dir/'losses.csv'), self.dir/'losses_iter.png')
+        plot_iter_losses(read_log(self.dir/'losses.csv'), self.dir/'losses.png')
 
     def after_epoch(self):
         if self.trained and self.its: self.write()
