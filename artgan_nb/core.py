@@ -7,7 +7,7 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 # %% auto #0
 __all__ = ['RUN_MARKER', 'PROGRESS_EVERY', 'quiet_jit', 'seed_everything', 'get_device', 'write_file', 'open_append', 'normalize',
            'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'nonfinite', 'Stop', 'stop_of',
-           'time_left', 'wrapped', 'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need', 'option',
+           'images_seen', 'time_left', 'wrapped', 'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need', 'option',
            'value_problems', 'check_options', 'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
@@ -146,6 +146,12 @@ def stop_of(learn): # a fastai Learner
     "The learner's `Stop` record, `learn.stop_record`: a fresh one if it has none yet."
     if not isinstance(getattr(learn, 'stop_record', None), Stop): learn.stop_record = Stop()
     return learn.stop_record
+
+# %% ../nbs/00_core.ipynb #1199260c
+def images_seen(learn): # a fastai Learner, during or after training
+    ("Training images the run has seen: batches trained (`train_iter`, which a resumed run restores) "
+     "times the batch size.")
+    return learn.train_iter * learn.dls.train.bs
 
 # %% ../nbs/00_core.ipynb #d740654c
 PROGRESS_EVERY = float(os.environ.get('ARTGAN_PROGRESS_EVERY', 30)) # seconds between progress lines in a file or pipe

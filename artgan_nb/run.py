@@ -19,14 +19,14 @@ import torch
 
 import artgan_nb
 from .core import (option, validate, with_options, to_dict, from_dict, seed_everything, get_device, write_file,
-                            stop_of)
+                            stop_of, images_seen)
 from .data.collection import format_report, DataError
 from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
-from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, LossLog, images_seen, kimg,
-                                        epoch_list_problems, parse_epochs, trim_rows)
+from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, LossLog, kimg, epoch_list_problems,
+                                        parse_epochs, trim_rows)
 from .callbacks.progress import EpochSummary, LiveProgress
 from .callbacks.guards import (NaNGuard, AdaptiveLR, AdaptiveLROptions, EarlyStop, ModeCollapseMonitor,
                                         LossChangeStop, LossCollapseSign)

@@ -13,8 +13,8 @@ import time
 from fastai.callback.core import Callback
 from fastprogress.fastprogress import ProgressBar, html_progress_bar
 
-from ..core import time_left, wrapped, bar_kind, Progress
-from .record import images_seen, kimg, epoch_values
+from ..core import time_left, wrapped, bar_kind, Progress, images_seen
+from .record import kimg, epoch_values
 
 # %% ../../nbs/07a_callbacks_progress.ipynb #b87597b5
 class HTMLBar(ProgressBar):
