@@ -7,8 +7,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 # %% auto #0
 __all__ = ['RUN_MARKER', 'PROGRESS_EVERY', 'quiet_jit', 'seed_everything', 'get_device', 'write_file', 'open_append', 'normalize',
            'denorm', 'image_grid', 'save_grid', 'show_grid', 'save_figure', 'fsync_dir', 'nonfinite', 'Stop', 'stop_of',
-           'images_seen', 'time_left', 'wrapped', 'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need', 'option',
-           'value_problems', 'check_options', 'validate', 'option_fields', 'with_options', 'to_dict', 'from_dict']
+           'images_seen', 'time_left', 'wrapped', 'counted', 'bar_kind', 'Progress', 'progress', 'MissingExtra', 'need',
+           'option', 'value_problems', 'check_options', 'validate', 'option_fields', 'with_options', 'to_dict',
+           'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
 import importlib, io, json, math, os, random, sys, time, warnings
@@ -173,6 +174,8 @@ def wrapped(items:list, # strings never split, e.g. 'loss_d 1.2685'
         if lines and len(lines[-1]) + 2 + len(s) <= width: lines[-1] += '  ' + s
         else: lines.append(indent + s)
     return lines
+
+def counted(n:int, one:str, many:str): return f"{n} {one if n == 1 else many}" # '1 batch', '2 batches'
 
 def bar_kind():
     "Where a live bar can go: 'console' when stdout is a terminal, 'html' in a Jupyter notebook, else None."

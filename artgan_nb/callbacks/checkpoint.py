@@ -6,9 +6,8 @@ Docs: https://artgan-nb.github.io/artgan_nb/callbacks_checkpoint.html.md"""
 
 # %% auto #0
 __all__ = ['get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'keep_copy', 'KeepCheckpoints', 'Resume',
-           'Interrupted', 'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'counted', 'stop_place',
-           'done_place', 'time_up_place', 'minutes_text', 'budget_text', 'interrupted', 'processes_of',
-           'processes_note']
+           'Interrupted', 'catch_signals', 'SignalStop', 'TimeLimit', 'resume_command', 'stop_place', 'done_place',
+           'time_up_place', 'minutes_text', 'budget_text', 'interrupted', 'processes_of', 'processes_note']
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #876cd8c0
 import json, random, re, shlex, signal, threading, time
@@ -20,7 +19,7 @@ import torch
 from fastai.callback.core import Callback, CancelEpochException, CancelBatchException, CancelFitException
 from fastai.torch_core import default_device
 
-from ..core import nonfinite, stop_of, write_file
+from ..core import nonfinite, stop_of, write_file, counted
 from ..checkpoint import CheckpointError, atomic_save, check_checkpoint, load_weights
 from .record import EpochCallback
 
@@ -200,8 +199,6 @@ class TimeLimit(Callback):
             stop.signal = signal.SIGALRM
 
 def resume_command(run): return f"artgan-train --resume {shlex.quote(str(run))}"
-
-def counted(n:int, one:str, many:str): return f"{n} {one if n == 1 else many}" # '1 batch', '2 batches'
 
 def stop_place(at:tuple): # (epoch, batch), as `learn.stop_record.at` holds it
     "Where a run stopped, in words."

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 from fastai.callback.core import Callback, CancelFitException, CancelEpochException
 from fastcore.basics import store_attr
 
-from ..core import denorm, save_figure, nonfinite, stop_of, option, validate
+from ..core import denorm, save_figure, nonfinite, stop_of, option, validate, counted
 from ..models import sample
 from .record import EpochCallback, spec_stats, epoch_values, append_row, batch_losses
 
@@ -249,8 +249,8 @@ class EarlyStop(Guard):
                                                     f"{', '.join(values)}")
         self.values.append(values[self.key])
         if plateaued(self.values, self.patience, self.eps):
-            self.stop(f"{self.key} changed less than {self.eps} over the last {self.patience} epochs (now "
-                      f"{self.values[-1]:.4g})")
+            epochs = counted(self.patience, 'epoch', 'epochs')
+            self.stop(f"{self.key} changed less than {self.eps} over the last {epochs} (now {self.values[-1]:.4g})")
 
 # %% ../../nbs/08_callbacks_guards.ipynb #1a497198
 class LossChangeStop(Guard):

@@ -13,7 +13,7 @@ import time
 from fastai.callback.core import Callback
 from fastprogress.fastprogress import ProgressBar, html_progress_bar
 
-from ..core import time_left, wrapped, bar_kind, Progress, images_seen
+from ..core import time_left, wrapped, bar_kind, Progress, images_seen, counted
 from .record import kimg, epoch_values
 
 # %% ../../nbs/07a_callbacks_progress.ipynb #b87597b5
@@ -84,8 +84,8 @@ class EpochSummary(Callback):
     order = 65 # after fastai's Recorder, and after MetricsLog has gathered the epoch's extras
     def before_fit(self):
         self.epochs,self.seconds,dl = 0,0.0,self.dls.train
-        epochs = f"{self.n_epoch} epoch{'s' * (self.n_epoch != 1)}"
-        print(f"training {epochs} of {len(dl)} batches of {dl.bs} images; a line after each epoch", flush=True)
+        print(f"training {counted(self.n_epoch, 'epoch', 'epochs')} of {len(dl)} batches of {dl.bs} images; "
+              "a line after each epoch", flush=True)
     def before_epoch(self): self.start,self.n = time.perf_counter(),0
     def before_train(self): self.train_start = time.perf_counter()
     def after_train(self): self.train_seconds = time.perf_counter() - self.train_start
