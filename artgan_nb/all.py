@@ -12,8 +12,8 @@ from .losses import *
 from .checkpoint import *
 from .train import *
 from .callbacks.record import *
+from .callbacks.progress import *
 from .callbacks.guards import *
-from .callbacks.losses import *
 from .callbacks.checkpoint import *
 from .recipes import *
 from .run import *

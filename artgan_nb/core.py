@@ -7,9 +7,9 @@ Docs: https://artgan-nb.github.io/artgan_nb/core.html.md"""
 # %% auto #0
 __all__ = ['RUN_MARKER', 'PROGRESS_EVERY', 'quiet_jit', 'seed_everything', 'get_device', 'device_problems', 'write_file',
            'open_append', 'normalize', 'denorm', 'to_uint8', 'image_grid', 'save_grid', 'show_grid', 'save_figure',
-           'fsync_dir', 'nonfinite', 'Stop', 'stop_of', 'time_left', 'wrapped', 'bar_kind', 'Progress', 'progress',
-           'MissingExtra', 'need', 'option', 'value_problems', 'check_options', 'validate', 'option_fields',
-           'with_options', 'to_dict', 'from_dict']
+           'fsync_dir', 'nonfinite', 'Stop', 'stop_of', 'images_seen', 'time_left', 'wrapped', 'counted', 'bar_kind',
+           'Progress', 'progress', 'MissingExtra', 'need', 'option', 'value_problems', 'check_options', 'validate',
+           'option_fields', 'with_options', 'to_dict', 'from_dict']
 
 # %% ../nbs/00_core.ipynb #3d4471fe
 import importlib, io, math, os, random, sys, time, warnings
@@ -166,6 +166,12 @@ def stop_of(learn): # a fastai Learner
     if not isinstance(getattr(learn, 'stop_record', None), Stop): learn.stop_record = Stop()
     return learn.stop_record
 
+# %% ../nbs/00_core.ipynb #1199260c
+def images_seen(learn): # a fastai Learner, during or after training
+    ("Training images the run has seen: batches trained (`train_iter`, which a resumed run restores) "
+     "times the batch size.")
+    return learn.train_iter * learn.dls.train.bs
+
 # %% ../nbs/00_core.ipynb #d740654c
 PROGRESS_EVERY = float(os.environ.get('ARTGAN_PROGRESS_EVERY', 30)) # seconds between progress lines in a file or pipe
 
@@ -186,6 +192,8 @@ def wrapped(items:list, # strings never split, e.g. 'loss_d 1.2685'
         if lines and len(lines[-1]) + 2 + len(s) <= width: lines[-1] += '  ' + s
         else: lines.append(indent + s)
     return lines
+
+def counted(n:int, one:str, many:str): return f"{n} {one if n == 1 else many}" # '1 batch', '2 batches'
 
 def bar_kind():
     "Where a live bar can go: 'console' when stdout is a terminal, 'html' in a Jupyter notebook, else None."

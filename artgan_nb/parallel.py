@@ -29,7 +29,8 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 
 import artgan_nb.run as runs
 from .train import GANModule
-from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary
+from .callbacks.record import TensorBoardWriter, SampleLogger, MetricsLog
+from .callbacks.progress import EpochSummary
 from .checkpoint import checkpoint_path, RunLock
 from .callbacks.checkpoint import Checkpoint, Resume, catch_signals, resume_command
 from .run import Config, callbacks_for, fit_stoppable

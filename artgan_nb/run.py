@@ -18,29 +18,29 @@ from pathlib import Path
 import torch
 
 import artgan_nb
-from .core import (option, validate, device_problems, with_options, to_dict, from_dict, seed_everything, get_device, write_file,
-                            stop_of)
+from .core import (option, validate, device_problems, with_options, to_dict, from_dict, seed_everything,
+                            get_device, write_file, stop_of, images_seen)
 from .data.collection import format_report, DataError
 from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
 from .train import TrainOptions, gan_learner
 from .recipes import RECIPES, get_recipe, recipe_problems
-from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, LiveProgress,
-                                        images_seen, kimg)
-from .callbacks.record import KeepCheckpoints, epoch_list_problems, parse_epochs
-from .callbacks.guards import NaNGuard, AdaptiveLR, EarlyStop, ModeCollapseMonitor
-from .callbacks.losses import LossLog, LossChangeStop, LossCollapseSign, trim_rows
+from .callbacks.record import (TensorBoardWriter, SampleLogger, MetricsLog, LossLog, kimg, epoch_list_problems,
+                                        parse_epochs, trim_rows)
+from .callbacks.progress import EpochSummary, LiveProgress
+from .callbacks.guards import (NaNGuard, AdaptiveLR, AdaptiveLROptions, EarlyStop, ModeCollapseMonitor,
+                                        LossChangeStop, LossCollapseSign)
 from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoint_path, with_old_defaults,
                                   read_checkpoint, gan_of,
                                   new_run_dir, RunLock, check_run_folder)
-from .callbacks.checkpoint import (Checkpoint, Resume, catch_signals, SignalStop, TimeLimit, interrupted,
+from .callbacks.checkpoint import (Checkpoint, KeepCheckpoints, Resume, catch_signals, SignalStop, TimeLimit,
                                             resume_command, done_place, time_up_place, minutes_text, budget_text,
                                             processes_note)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 @dataclass
-class RunOptions:
-    "How a run is guarded, saved, named and started."
+class RunOptions(AdaptiveLROptions):
+    "How a run is guarded, saved, named and started (the `alr_*` options: `AdaptiveLROptions`)."
     adaptive_lr: bool = option(False, 'adapt the learning rates to the balance of G and D (see AdaptiveLR)')
     early_stop: int = option(0, 'stop when loss_g has moved less than 0.001 over this many epochs; 0: never', lo=0)
     on_nan: str = option('stop', "when a loss turns NaN or inf: stop, or rollback to the last epoch's state",
@@ -60,15 +60,6 @@ class RunOptions:
                                 'save_every); 0: none', lo=0)
     evolution_epochs: str = option('', "the epochs samples/evolution.png and .gif show, e.g. '1,100,200'; '': every "
                                        "epoch (the grid: at most 12)")
-    alr_threshold: float = option(0.8, "with --adaptive-lr: D's windowed accuracy above this speeds G up (and slows "
-                                       "D); below it minus 0.2, the reverse", lo=0, hi=1, lo_open=True)
-    alr_factor: float = option(1.5, "with --adaptive-lr: each change multiplies (or divides) the rates by this", lo=1,
-                               lo_open=True)
-    alr_window: int = option(20, "with --adaptive-lr: batches whose D accuracy is averaged before a decision", lo=1)
-    alr_cooldown: int = option(0, "with --adaptive-lr: batches after a change that are not scored before the next "
-                                  "decision's window", lo=0)
-    alr_nets: str = option('both', "with --adaptive-lr: whose rates change: both networks, or only G's groups (g), as "
-                                   "the classical paper does", choices=('both', 'g'))
     device: str = option('auto', "'auto' (a GPU if there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     init_from: str = option('', "a run folder (or checkpoint) whose G, D and moving average start this run; its model "
                                 "options must match; '': none")
@@ -141,8 +132,8 @@ def as_used(cfg:Config, learn):
 
 # %% ../nbs/10_run.ipynb #a198895c
 RUN_FILES = (('samples/', 'the same latent vectors after every epoch; evolution.png, .gif: all'),
-             ('log.csv', "every epoch's statistics; losses.png plots them"),
-             ('losses.csv', "every batch's losses (D's at each step); losses_iter.png plots them"),
+             ('log.csv', "every epoch's statistics; log.png plots them"),
+             ('losses.csv', "every batch's losses (D's at each step); losses.png plots them"),
              ('tensorboard/', 'the losses of every batch, the statistics, samples and options'),
              ('checkpoints/last.pth', 'the networks and everything needed to continue'))
 
@@ -173,8 +164,7 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
            MetricsLog(run), LossLog(run), EpochSummary(),
            Checkpoint(run, to_dict(cfg), every=r.save_every, every_batches=r.save_every_batches)]
     if r.keep_every: cbs.append(KeepCheckpoints(run, r.keep_every))
-    if r.adaptive_lr: cbs.append(AdaptiveLR(upper=r.alr_threshold, lower=r.alr_threshold - 0.2, factor=r.alr_factor,
-                                            window=r.alr_window, cooldown=r.alr_cooldown, nets=r.alr_nets, run_dir=run))
+    if r.adaptive_lr: cbs.append(AdaptiveLR(r, run_dir=run)) # `RunOptions` holds `AdaptiveLROptions`
     if r.early_stop: cbs.append(EarlyStop(patience=r.early_stop))
     if r.early_stop_eps: cbs.append(LossChangeStop(r.early_stop_eps))
     if r.minutes: cbs.append(TimeLimit(r.minutes))

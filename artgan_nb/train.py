@@ -22,7 +22,7 @@ from fastai.callback.core import Callback, CancelValidException, CancelStepExcep
 from fastai.optimizer import OptimWrapper
 import fastai.callback.progress # registers fastai's progress bars with every Learner
 
-from .core import option, validate, with_options
+from .core import option, validate, with_options, images_seen
 from .data.loaders import DiffAugment, DIFF_POLICIES
 from .models import ModelSpec, build_gan, param_groups, EMA
 from .grow import grow_level, set_level, fade_reals
@@ -202,7 +202,7 @@ class Grow(Callback):
     def before_batch(self):
         if not self.training: return
         G,ema = self.learn.model.generator,self.learn.gan_trainer.ema
-        level = grow_level(self.train_iter * self.dls.train.bs / 1000, self.phase, len(G.taps))
+        level = grow_level(images_seen(self.learn) / 1000, self.phase, len(G.taps))
         for g in (G, *([ema.model] if ema is not None else [])): set_level(g, level)
         self.learn.xb = (fade_reals(self.xb[0], [s for _,s in G.taps], level), *self.xb[1:])
 

@@ -23,7 +23,7 @@ import torch
 from fastai.callback.core import Callback
 from torch.utils.flop_counter import FlopCounterMode
 
-from artgan_nb.callbacks.record import LiveProgress
+from artgan_nb.callbacks.progress import LiveProgress
 from artgan_nb.run import Config, build_learner, as_used, callbacks_for, with_recipe
 from artgan_nb.train import auto_precision
 

@@ -16,7 +16,7 @@ def test_train_then_sample(tmp_path):
     assert Image.open(run/'samples'/'epoch_0002.png').size == (8*34 + 2, 8*34 + 2)  # 64 images, 8 per row
     with open(run/'log.csv') as f: rows = list(csv.DictReader(f))
     assert [r['epoch'] for r in rows] == ['1', '2'] and all(float(r['seconds']) > 0 for r in rows)
-    assert (run/'losses.png').stat().st_size > 0 and (run/'checkpoints'/'last.pth').is_file()
+    assert (run/'log.png').stat().st_size > 0 and (run/'checkpoints'/'last.pth').is_file()
 
     r = cli('artgan-sample', run, '-n', 6, '--nrow', 3, '--out', tmp_path/'grid.png')
     assert r.returncode == 0, r.stderr

@@ -30,7 +30,7 @@ def test_resume_is_exact_with_the_new_options(tmp_path):
     assert [int(r['iteration']) for r in rows] == list(range(1, 13)) and list(rows[0]) == ['iteration', 'epoch', 'kimg', 'loss_d_1', 'loss_g']
     assert sorted(p.name for p in (run/'checkpoints').glob('epoch_*.pth')) == ['epoch_0002.pth']
     assert load_checkpoint(run/'checkpoints'/'epoch_0002.pth')['epoch'] == 2
-    assert Image.open(run/'samples'/'evolution.gif').n_frames == 2 and (run/'losses_iter.png').stat().st_size > 0
+    assert Image.open(run/'samples'/'evolution.gif').n_frames == 2 and (run/'losses.png').stat().st_size > 0
 
 def test_algorithm_1_stops_the_run(tmp_path, capsys):
     "Any change is smaller than a huge epsilon: the run stops after its second batch and says why."

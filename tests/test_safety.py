@@ -10,8 +10,7 @@ from artgan_nb.checkpoint import CheckpointError, atomic_save, load_checkpoint, 
 from artgan_nb.core import RUN_MARKER, check_options, validate, with_options
 from artgan_nb.run import Config, train, resume, write_config, read_config
 from artgan_nb.checkpoint import RunLock, RunLocked
-from artgan_nb.callbacks.losses import trim_rows
-from artgan_nb.callbacks.record import append_row, read_log
+from artgan_nb.callbacks.record import append_row, read_log, trim_rows
 
 TINY = dict(n_images=72, size=32, bs=16, nz=16, width=8, epochs=2, device='cpu') # 4 batches per epoch
 

@@ -1,1 +1,2 @@
-"""Callbacks of a GAN run: recording (`record`), guards (`guards`), checkpoints and resume (`checkpoint`)."""
+"""Callbacks of a GAN run: recording (`record`), live feedback (`progress`), guards (`guards`),
+checkpoints and resume (`checkpoint`)."""
