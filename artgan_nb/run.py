@@ -34,7 +34,7 @@ from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoin
                                   read_checkpoint, gan_of,
                                   new_run_dir, RunLock, check_run_folder)
 from .callbacks.checkpoint import (Checkpoint, KeepCheckpoints, Resume, catch_signals, SignalStop, TimeLimit,
-                                            resume_command, done_place, time_up_place, minutes_text, budget_text,
+                                            interrupted, resume_command, done_place, time_up_place, minutes_text, budget_text,
                                             processes_note)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
