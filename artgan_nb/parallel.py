@@ -229,7 +229,6 @@ class Ranks(runs.OneProcess):
         finally:
             if self.rank == 0: lock.__exit__()
 
-    def device(self, learn): return f"{learn.dls.device}, {self.n} processes"
     def fit(self, learn, cfg:Config, run:Path, ck:dict=None, cbs=None): return fit_parallel(learn, cfg, run, ck, cbs)
 
 def processes(): return Ranks() if num_distrib() > 1 else None # None: this process alone

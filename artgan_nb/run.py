@@ -171,10 +171,10 @@ def callbacks_for(cfg:Config, # resolved, as the checkpoints will hold it
     if r.on_collapse != 'off': cbs += [ModeCollapseMonitor(action=r.on_collapse), LossCollapseSign()]
     return cbs
 
-def write_config(cfg:Config, run:Path, device):
-    "Write `run/config.json`: the resolved config, then the versions and the device it ran with."
+def write_config(cfg:Config, run:Path, device, processes:int): # the device and number of processes it trains on
+    "Write `run/config.json`: the resolved config, then the versions, the device and the processes it ran with."
     env = dict(artgan_nb=artgan_nb.__version__, torch=torch.__version__, python=platform.python_version(),
-               device=str(device))
+               device=str(device), processes=processes)
     write_file(run/'config.json', json.dumps(dict(to_dict(cfg), env=env), indent=2))
 
 def read_config(path):
@@ -201,7 +201,7 @@ class OneProcess:
     def start(self): return self # join the processes
     def new_run(self, cfg:Config): return new_run_dir(cfg.run.out, run_name(cfg)) # make the run folder
     def lock(self, run:Path): return RunLock(run) # hold the run folder while resuming it
-    def device(self, learn): return learn.dls.device # what config.json says the run trained on
+    def device(self, learn): return learn.dls.device # what config.json says the run trained on (with `n`)
     def fit(self, learn, cfg:Config, run:Path, ck:dict=None, cbs=None): return fit_stoppable(learn, cfg, run, ck, cbs)
 
 def train(cfg:Config=None, # the run's options; None: the defaults
@@ -220,7 +220,7 @@ def train(cfg:Config=None, # the run's options; None: the defaults
     run = procs.new_run(cfg)
     if procs.rank: return procs.fit(learn, cfg, run, cbs=cbs),run
     with RunLock(run):
-        write_config(cfg, run, procs.device(learn))
+        write_config(cfg, run, procs.device(learn), procs.n)
         print(f"run folder: {run}{procs.count}")
         return procs.fit(learn, cfg, run, cbs=cbs),run
 
@@ -347,7 +347,7 @@ def resume(run, # a run folder
         check_data(ck.get('data'), learn.data_identity, run, allow_data_change)
         if procs.rank == 0:
             note = processes_note(run, procs.n) # read before `write_config` rewrites the device it names
-            write_config(cfg, run, procs.device(learn))
+            write_config(cfg, run, procs.device(learn), procs.n)
             trim_rows(run/'log.csv', ck['epoch'])
             done,limit = done_place(ck['epoch'], ck['batch']),budget_text(cfg.run.minutes)
             print(f"resuming {run} after {done} of {cfg.train.epochs}{procs.count}; {limit}{note}")

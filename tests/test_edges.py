@@ -119,8 +119,8 @@ def test_nproc_checks_options_before_launching(monkeypatch, args, words):
     assert words in one_line_error(artgan_train, '--nproc', '2', *args)
 
 def test_processes_note_both_ways(tmp_path):
-    for device,k,n in (('cpu, 2 processes', 2, 1), ('cpu', 1, 2)):
-        (tmp_path/'config.json').write_text(json.dumps(dict(env=dict(device=device), train=dict(bs=8))))
+    for processes,k,n in ((2, 2, 1), (1, 1, 2)):
+        (tmp_path/'config.json').write_text(json.dumps(dict(env=dict(device='cpu', processes=processes), train=dict(bs=8))))
         note = processes_note(tmp_path, n)
         assert note.startswith(f"; it trained on {k} process"), note
         assert f"the global batch is now {n} x 8 images, not {k} x 8" in note, note

@@ -10,7 +10,7 @@ __all__ = ['get_rng_states', 'set_rng_states', 'metric_state', 'Checkpoint', 'ke
            'time_up_place', 'minutes_text', 'budget_text', 'interrupted', 'processes_of', 'processes_note']
 
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #876cd8c0
-import json, random, re, shlex, signal, threading, time
+import json, random, shlex, signal, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -230,10 +230,8 @@ def interrupted(learn, run):
 # %% ../../nbs/09_callbacks_checkpoint.ipynb #1a200fc2
 def processes_of(run):
     "How many processes `run/config.json` says the run trained on: 1 if it names none, None if it cannot be read."
-    try: device = json.loads((Path(run)/'config.json').read_text())['env']['device']
-    except (OSError, ValueError, KeyError, TypeError): return None
-    m = re.search(r'(\d+) processes', str(device))
-    return int(m.group(1)) if m else 1
+    try: return int(json.loads((Path(run)/'config.json').read_text())['env'].get('processes', 1))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError): return None
 
 def processes_note(run, n:int): # the run folder; the processes resuming it
     "What a resume of `run` on `n` processes says when it trained on another number: its global batch changes."
