@@ -19,7 +19,7 @@ import torch
 
 import artgan_nb
 from .core import (option, validate, device_problems, with_options, to_dict, from_dict, seed_everything,
-                            get_device, write_file, stop_of, images_seen)
+                            get_device, write_file, stop_of, images_seen, counted)
 from .data.collection import format_report, DataError
 from .data.loaders import BUILTINS, DataOptions, load_images, gan_dls
 from .models import ModelSpec
@@ -34,8 +34,8 @@ from .checkpoint import (CheckpointError, load_weights, is_pretrained, checkpoin
                                   read_checkpoint, gan_of,
                                   new_run_dir, RunLock, check_run_folder)
 from .callbacks.checkpoint import (Checkpoint, KeepCheckpoints, Resume, catch_signals, SignalStop, TimeLimit,
-                                            interrupted, resume_command, done_place, time_up_place, minutes_text, budget_text,
-                                            processes_note)
+                                            interrupted, resume_command, done_place, time_up_place, minutes_text,
+                                            budget_text, processes_note)
 
 # %% ../nbs/10_run.ipynb #1fe1ddac
 @dataclass
@@ -317,10 +317,11 @@ def continued(cfg:Config, ck:dict, run, epochs:int=None, on_nan:str=None, minute
     done,total = ck['epoch'],cfg.train.epochs
     if epochs is None and done >= total: # an edited config.json is named: its user may have meant to extend the run
         edited = f" ({said})" if (said := config_edits(run, ck['config'])) else ''
-        raise ValueError(f"{run} has finished its {total} epochs{edited}; to train on, give a new total: "
-                         f"{resume_command(run)} --epochs N (N > {done})")
-    if epochs is not None and epochs <= done: raise ValueError(f"{run} has already trained {done} epochs: --epochs "
-                                                               f"must be more than {done}, got {epochs}")
+        raise ValueError(f"{run} has finished its {counted(total, 'epoch', 'epochs')}{edited}; to train on, give a "
+                         f"new total: {resume_command(run)} --epochs N (N > {done})")
+    if epochs is not None and epochs <= done:
+        raise ValueError(f"{run} has already trained {counted(done, 'epoch', 'epochs')}: --epochs must be more than "
+                         f"{done}, got {epochs}")
     return with_options(cfg, epochs=epochs or total, on_nan=on_nan or cfg.run.on_nan,
                         minutes=cfg.run.minutes if minutes is None else minutes)
 
