@@ -262,7 +262,7 @@ def test_run_files_are_written_without_following_links(run, tmp_path):
     (run/'log.csv').rename(run/'log.copy.csv')
     (run/'log.csv').symlink_to('log.copy.csv')
     before = (run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()
-    write_config(read_config(run/'config.json'), run, 'cpu')
+    write_config(read_config(run/'config.json'), run, 'cpu', 1)
     trim_rows(run/"log.csv", 0)
     assert not (run/'config.json').is_symlink() and not (run/'log.csv').is_symlink()
     assert ((run/'config.copy.json').read_text(),(run/'log.copy.csv').read_text()) == before
