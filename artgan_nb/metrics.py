@@ -196,7 +196,8 @@ def load_split(root, # a dataset folder
                cache_dir=None, # where caches go; None: `default_cache_dir()`
                exclude=frozenset()): # `image_hashes` of images to leave out, such as a run's training images
     "Up to `n` uint8 images of `root/split` at `size` not in `exclude`, how many were, and their features' file."
-    cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir, pad_color=pad_color)
+    cache,rep = prepare_data(real_folder(root, split), size, fit=fit, gray=gray, cache_dir=cache_dir,
+                             pad_color=pad_color)
     hashes = image_hashes(cache.images)
     keep = torch.tensor([i for i,h in enumerate(hashes) if h not in exclude], dtype=torch.int64)
     pick = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(seed))[:n]]
