@@ -51,7 +51,8 @@ def test_config_json_round_trips(tmp_path):
     text = (run/'config.json').read_text()
     assert 'null' not in text
     saved = json.loads(text)
-    assert set(saved.pop('env')) == {'artgan_nb', 'torch', 'python', 'device'}
+    env = saved.pop('env')
+    assert set(env) == {'artgan_nb', 'torch', 'python', 'device', 'processes'} and env['processes'] == 1
     cfg = read_config(run/'config.json')
     assert json.loads(json.dumps(to_dict(cfg))) == saved and cfg == config_of(read_checkpoint(run)) # config.json is the checkpoint's config, exactly
     assert (cfg.model.nc, cfg.model.mean, cfg.train.label_smoothing) == (3, (0.5,) * 3, 0.1) # values used, not 'auto'
