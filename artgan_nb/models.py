@@ -8,11 +8,11 @@ Docs: https://artgan-nb.github.io/artgan_nb/models.html.md"""
 __all__ = ['SIZES', 'ARCHS', 'n_blocks', 'SelfAttention', 'check_attn', 'attn_at', 'Generator', 'spectral_norm_all',
            'Discriminator', 'upsample', 'up_block', 'to_image', 'DCGANGenerator', 'down_block', 'DCGANDiscriminator',
            'dcgan_init', 'FCGenerator', 'FCDiscriminator', 'param_groups', 'n_params', 'ClassicalGenerator',
-           'GaussianNoise', 'ClassicalDiscriminator', 'ModelSpec', 'd_options', 'build_gan', 'EMA', 'seed_latents',
+           'GaussianNoise', 'ClassicalDiscriminator', 'ModelSpec', 'd_options', 'build_gan', 'seed_latents',
            'fixed_inputs', 'sample', 'layer_summary', 'print_summary', 'summarize']
 
 # %% ../nbs/04_models.ipynb #35674c62
-import copy, inspect, math
+import inspect, math
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -315,22 +315,6 @@ def build_gan(spec:ModelSpec=None, # the networks' spec; None: the default one
     if s.progressive: make_growing(G, s.size)
     D = D_cls(s.size, s.nc, s.width, attn_res=s.attn or None, n_classes=s.n_classes, **d_options(s, D_cls))
     return (G.apply(dcgan_init),D.apply(dcgan_init)) if s.init == 'dcgan' else (G,D)
-
-# %% ../nbs/04_models.ipynb #90481453
-class EMA:
-    "An exponential moving average of a model's weights, in `self.model`."
-    def __init__(self, model:nn.Module, # the model to average, usually the generator
-                 decay:float=0.999): # the weight of the past at each update
-        self.model,self.decay = copy.deepcopy(model).eval().requires_grad_(False),decay
-
-    @torch.no_grad()
-    def update(self, model:nn.Module, step:int=None): # the model being trained; the training step (None: no warm-up)
-        "Move the averaged weights towards `model`'s, by `1 - decay` (more while `step` is small); copy its buffers."
-        decay = self.decay if step is None else min(self.decay, (1 + step) / (10 + step))
-        for e,p in zip(self.model.parameters(), model.parameters()): e.lerp_(p, 1 - decay)
-        for e,b in zip(self.model.buffers(), model.buffers()): e.copy_(b)
-
-    def __call__(self, *args): return self.model(*args)
 
 # %% ../nbs/04_models.ipynb #2fdae49b
 def seed_latents(nz:int, # latent size

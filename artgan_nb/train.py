@@ -24,7 +24,8 @@ import fastai.callback.progress # registers fastai's progress bars with every Le
 
 from .core import option, validate, with_options, images_seen
 from .data.loaders import DiffAugment, DIFF_POLICIES
-from .models import ModelSpec, build_gan, param_groups, EMA
+from .models import ModelSpec, build_gan, param_groups
+from .ema import EMA
 from .grow import grow_level, set_level, fade_reals
 from .losses import (LOSSES, SMOOTHABLE, PROBABILITY_LOSSES, get_loss, gradient_penalty, r1_penalty,
                               instance_noise)
@@ -321,9 +322,9 @@ from .export import export_generator
 class GANLearner(Learner):
     "fastai's `Learner` for a GAN: `show_results` draws samples beside real images, `export` writes the generator."
     def generator(self, ema:bool=True):
-        "The generator: its moving average when kept (and `ema`), else the trained one."
+        "The generator: its moving average (`EMA.ready`) when kept (and `ema`), else the trained one."
         t = getattr(self, 'gan_trainer', None)
-        return t.ema.model if ema and t is not None and t.ema is not None else self.model.generator
+        return t.ema.ready() if ema and t is not None and t.ema is not None else self.model.generator
 
     def show_results(self, n:int=8, seed:int=0, nrow:int=4, figsize=(8, 4)):
         "Draw `n` real training images beside `n` samples (seeded) of the generator."

@@ -58,7 +58,7 @@ class Checkpoint(Callback):
         "{name: state_dict} of G, D and, if the trainer keeps one, the EMA generator."
         gan,ema = self.learn.model,getattr(self.learn.gan_trainer, 'ema', None)
         nets = dict(generator=gan.generator.state_dict(), discriminator=gan.discriminator.state_dict())
-        return nets if ema is None else {**nets, 'ema': ema.model.state_dict()}
+        return nets if ema is None else {**nets, 'ema': ema.ready().state_dict()}
 
     def state(self, epoch:int, batch:int, dl_rng):
         ("The checkpoint: `MODEL_KEYS` (and 'ema'), `STATE_KEYS`, "
