@@ -335,7 +335,8 @@ def evaluate(run, # a run folder, a checkpoint file or 'pretrained:NAME'
     mem,dist,idx = memorisation(fake_f, train_f, real_f)
     show_closest(fake8.cpu(), train, dist, idx, path=folder/'memorisation.png')
     mem = dict(mem, n_train=len(train), n_train_all=n_all)
-    return dict(res, real_left_out=left_out, memorisation=mem, **d_accuracy(D, reals, fakes))
+    acc = {} if spec.n_classes else d_accuracy(D, reals, fakes) # a conditional D needs each real image's class
+    return dict(res, real_left_out=left_out, memorisation=mem, **acc)
 
 # %% ../nbs/11_metrics.ipynb #f5d511a5
 DOMAIN_RATIO = 1.5 # real images this many times farther from the training images than those are from each other
@@ -354,12 +355,14 @@ def report(res:dict):
     spread = res['kid_subset_size'] < max(res['n_real'], res['n_fake']) # else every subset is every image: no spread
     kid = f"+- {res['kid_std']:.4f} (subsets of {res['kid_subset_size']})" if spread else "(one subset: every image)"
     sizes = f"{res['n_real']} real, {res['n_fake']} generated images"
+    acc = (f"{res['d_acc_real']:.1%} on held-out real, {res['d_acc_fake']:.1%} on generated" if 'd_acc_real' in res
+           else "not measured (a conditional D needs the images' classes)")
     lines = [f"FID {res['fid']:.2f} ({sizes}; FID is biased upwards for small sets)",
              f"KID {res['kid_mean']:.4f} {kid}",
              f"memorisation: {m['frac_copies']:.1%} of generated images are closer to one of the {m['n_train']} "
              f"training images searched (of {m['n_train_all']}) "
              f"than {m['q']:.0%} of held-out images are (about {m['q']:.0%} expected without copying)",
-             f"discriminator accuracy: {res['d_acc_real']:.1%} on held-out real, {res['d_acc_fake']:.1%} on generated"]
+             f"discriminator accuracy: {acc}"]
     if res.get('real_left_out'):
         lines.insert(1, f"{res['real_left_out']} real images were left out: the run trained on them")
     if 'precision' in res: lines.append(f"precision {res['precision']:.3f}, recall {res['recall']:.3f}")

@@ -62,3 +62,13 @@ def test_real_images_of_another_kind_are_said_so(tmp_path):
     assert proc.stdout.startswith('warning: these real images are not the kind this run trained on'), proc.stdout
     assert res['memorisation']['median_nn_test'] > 1.5 * res['memorisation']['median_nn_train']
     assert f"KID {res['kid_mean']:.4f} (one subset: every image)" in proc.stdout # 8 of 8: no spread to print
+
+def test_a_conditional_run_is_scored(tmp_path):
+    "A class-conditional run is scored too; its discriminator's accuracy, which needs each real image's class, is not."
+    _,run = train(data='builtin:shapes', cond=True, n_images=32, size=32, bs=16, epochs=1, nz=16, width=8,
+                  out=str(tmp_path/'runs'))
+    proc = cli('artgan-eval', run, '--real', 'builtin:shapes', '--n', 8, '--cache', tmp_path/'cache')
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((run/'eval.json').read_text())
+    assert res['fid'] > 0 and 'd_acc_real' not in res and 'd_acc_fake' not in res
+    assert "discriminator accuracy: not measured (a conditional D needs the images' classes)" in proc.stdout
