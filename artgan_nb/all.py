@@ -7,6 +7,7 @@ from .data.loaders import *
 from .fastgan import *
 from .grow import *
 from .models import *
+from .ema import *
 from .export import *
 from .losses import *
 from .checkpoint import *
