@@ -1,4 +1,4 @@
-"""The generator's exponential moving average, with BatchNorm statistics of its own: what samples, checkpoints and exports are made from.
+"""The generator's moving average, with BatchNorm statistics of its own: what samples and checkpoints use.
 
 Docs: https://artgan-nb.github.io/artgan_nb/ema.html.md"""
 
