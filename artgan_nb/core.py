@@ -160,6 +160,10 @@ class Stop:
     at: tuple = None # (epoch, batch) done where it stopped, with a checkpoint
     reason: str = '' # who stopped the run and why, as a guard says it
     nan: bool = False # `NaNGuard` stopped it: its losses or weights are not finite
+    finish: bool = False # a guard asked to end the fit at this batch's end, with a checkpoint (as `LossChangeStop`)
+
+    @property
+    def requested(self): return bool(self.signal or self.finish) # the fit is to end at this batch's end
 
 def stop_of(learn): # a fastai Learner
     "The learner's `Stop` record, `learn.stop_record`: a fresh one if it has none yet."

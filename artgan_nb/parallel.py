@@ -183,14 +183,15 @@ class RankSync(Callback):
 class FollowStop(Callback):
     "Ranks other than 0: end the fit where rank 0's `SignalStop` does, without a checkpoint."
     order = 101
+    ends_at_batch_end = True # as `SignalStop`
     def stop(self, at):
         stop_of(self.learn).at = at
         raise CancelFitException()
     def after_batch(self):
-        if self.training and stop_of(self.learn).signal and self.iter + 1 < self.n_iter:
+        if self.training and stop_of(self.learn).requested and self.iter + 1 < self.n_iter:
             self.stop((self.epoch, self.iter + 1))
     def after_epoch(self):
-        if stop_of(self.learn).signal: self.stop((self.epoch + 1, 0))
+        if stop_of(self.learn).requested: self.stop((self.epoch + 1, 0))
 
 # %% ../nbs/10a_parallel.ipynb #b895d770
 WRITERS = (TensorBoardWriter, SampleLogger, MetricsLog, EpochSummary, Checkpoint) # callbacks only rank 0 keeps

@@ -229,14 +229,15 @@ def fit_stoppable(learn, cfg:Config, run:Path, ck:dict=None, cbs=None):
     "`fit_run`, ended cleanly by SIGINT or SIGTERM: a checkpoint, then `Interrupted` saying how to continue."
     with catch_signals(learn): fit_run(learn, cfg, run, ck, [SignalStop(), *(cbs or [])])
     stop = learn.stop_record
-    if stop.at and stop.signal == signal.SIGALRM: print(time_up(learn, cfg, run), flush=True)
+    if stop.at and stop.signal in (None, signal.SIGALRM): print(time_up(learn, cfg, run), flush=True) # time, or a guard
     elif stop.at: raise interrupted(learn, run)
     return learn
 
 def time_up(learn, cfg:Config, run:Path):
-    "What a run that `TimeLimit` ended says: where it stopped, and the run summary."
-    where = time_up_place(learn.stop_record.at, learn.n_epoch)
-    return f"{minutes_text(cfg.run.minutes)} up {where}; checkpoint written\n" + run_summary(run, images_seen(learn))
+    "What a run that `TimeLimit` (or a guard's `stop(save=True)`) ended says: where it stopped, and the run summary."
+    stop = learn.stop_record
+    said = f"{minutes_text(cfg.run.minutes)} up" if stop.signal else 'stopped'
+    return f"{said} {time_up_place(stop.at, learn.n_epoch)}; checkpoint written\n" + run_summary(run, images_seen(learn))
 
 class RunStopped(Exception):
     "A run that `NaNGuard` stopped before its last epoch; the message says what to do."

@@ -33,10 +33,13 @@ def test_resume_is_exact_with_the_new_options(tmp_path):
     assert Image.open(run/'samples'/'evolution.gif').n_frames == 2 and (run/'losses.png').stat().st_size > 0
 
 def test_algorithm_1_stops_the_run(tmp_path, capsys):
-    "Any change is smaller than a huge epsilon: the run stops after its second batch and says why."
+    "Any change is smaller than a huge epsilon: the run stops after its second batch, says why, and keeps that batch."
     learn,run = train(with_options(Config(), **TINY, early_stop_eps=1e9, out=str(tmp_path)))
-    assert learn.train_iter == 2 and 'LossChangeStop stopped the run: iteration 2: loss_d + loss_g changed by' in capsys.readouterr().out
-    assert not (run/'checkpoints'/'last.pth').exists() # as EarlyStop: the epoch it stops in is not saved
+    out = capsys.readouterr().out
+    assert learn.train_iter == 2 and 'LossChangeStop stopped the run: iteration 2: loss_d + loss_g changed by' in out
+    assert 'stopped in epoch 1/' in out and 'after 2 batches; checkpoint written' in out
+    ck = load_checkpoint(run/'checkpoints'/'last.pth') # where the paper's rule ends the run, saved to sample and score
+    assert (ck['epoch'], ck['batch'], ck['train_iter']) == (0, 2, 2)
 
 class StepLosses(Callback):
     "Records each D step's loss as the D loss function returns it, beside GANTrainer's own `d_losses`."

@@ -165,7 +165,7 @@ def catch_signals(learn):
     def handler(signum, frame):
         if stop.signal: raise KeyboardInterrupt()
         stop.signal = signum
-    stop.signal,stop.at = None,None
+    stop.signal,stop.at,stop.finish = None,None,False
     main = threading.current_thread() is threading.main_thread() # signal handlers can only be set there
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try: yield learn
@@ -173,20 +173,21 @@ def catch_signals(learn):
         for s,h in old.items(): signal.signal(s, h)
 
 class SignalStop(Callback):
-    ("End the fit at a batch's end once `learn.stop_record.signal` is set, "
+    ("End the fit at a batch's end once a signal or a guard asks for it (`learn.stop_record.requested`), "
      "with a checkpoint (by the learner's `Checkpoint`).")
     order = 101 # after Checkpoint
+    ends_at_batch_end = True # what a guard's `stop(save=True)` looks for
     def stop(self, epoch:int, batch:int, dl_rng):
         self.learn.checkpoint.save(epoch, batch, dl_rng)
         stop_of(self.learn).at = (epoch, batch)
         raise CancelFitException()
 
     def after_batch(self):
-        if self.training and stop_of(self.learn).signal and self.iter + 1 < self.n_iter:
+        if self.training and stop_of(self.learn).requested and self.iter + 1 < self.n_iter:
             self.stop(self.epoch, self.iter + 1, self.learn.checkpoint.epoch_rng)
 
     def after_epoch(self):
-        if stop_of(self.learn).signal: self.stop(self.epoch + 1, 0, self.dls.train.rng.getstate())
+        if stop_of(self.learn).requested: self.stop(self.epoch + 1, 0, self.dls.train.rng.getstate())
 
 class TimeLimit(Callback):
     "After `minutes` of fitting, end the fit at a batch's end as a SIGALRM would: `SignalStop` writes the checkpoint."

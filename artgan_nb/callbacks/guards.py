@@ -71,12 +71,14 @@ class Guard(EpochCallback):
         if self.action == 'rollback':
             self.good,self.good_epoch = snapshot(self.learn),(0 if at_start else self.epoch + 1)
 
-    def stop(self, why:str):
+    def stop(self, why:str,
+             save:bool=False): # end at this batch's end with its checkpoint, where a callback does that (`SignalStop`)
         "End the run: `learn.stop_record.reason` says who stopped it and why."
         stop = stop_of(self.learn)
         stop.reason = f"{type(self).__name__} stopped the run: {why}"
         print(stop.reason)
-        raise CancelFitException()
+        if save and any(getattr(cb, 'ends_at_batch_end', False) for cb in self.learn.cbs): stop.finish = True
+        else: raise CancelFitException()
 
     def act(self, why:str):
         "Roll back to the kept state (at most `max_rollbacks` times); otherwise stop."
@@ -255,7 +257,7 @@ class EarlyStop(Guard):
 # %% ../../nbs/08_callbacks_guards.ipynb #1a497198
 class LossChangeStop(Guard):
     "Stop when loss_D + loss_G changes by less than `eps` from one training batch to the next (Algorithm 1)."
-    order = 80 # as EarlyStop: before Checkpoint (100), which skips the epoch it stops in
+    order = 80 # before Checkpoint (100): the checkpoint holds the sum of the batch it saves
     actions = ('stop',)
     def __init__(self, eps:float): # the smallest change that keeps the run going
         super().__init__('stop')
@@ -271,7 +273,7 @@ class LossChangeStop(Guard):
         prev,self.prev = self.prev,total
         if prev is not None and abs(total - prev) < self.eps:
             self.stop(f"iteration {self.train_iter}: loss_d + loss_g changed by {abs(total - prev):.3g} since the "
-                      f"batch before, less than {self.eps}")
+                      f"batch before, less than {self.eps}", save=True)
 
 # %% ../../nbs/08_callbacks_guards.ipynb #e93e02fe
 def diversity(x:torch.Tensor, # images (N, C, H, W) with values in [0, 1]
