@@ -237,7 +237,8 @@ def time_up(learn, cfg:Config, run:Path):
     "What a run that `TimeLimit` (or a guard's `stop(save=True)`) ended says: where it stopped, and the run summary."
     stop = learn.stop_record
     said = f"{minutes_text(cfg.run.minutes)} up" if stop.signal else 'stopped'
-    return f"{said} {time_up_place(stop.at, learn.n_epoch)}; checkpoint written\n" + run_summary(run, images_seen(learn))
+    where = time_up_place(stop.at, learn.n_epoch)
+    return f"{said} {where}; checkpoint written\n" + run_summary(run, images_seen(learn))
 
 class RunStopped(Exception):
     "A run that `NaNGuard` stopped before its last epoch; the message says what to do."
