@@ -160,7 +160,7 @@ class Stop:
     at: tuple = None # (epoch, batch) done where it stopped, with a checkpoint
     reason: str = '' # who stopped the run and why, as a guard says it
     nan: bool = False # `NaNGuard` stopped it: its losses or weights are not finite
-    finish: bool = False # a guard asked to end the fit at this batch's end, with a checkpoint (as `LossChangeStop`)
+    finish: bool = False # a guard asked to end the fit at this batch's end, with a checkpoint (`LossChangeStop`)
 
     @property
     def requested(self): return bool(self.signal or self.finish) # the fit is to end at this batch's end

@@ -33,12 +33,13 @@ def test_resume_is_exact_with_the_new_options(tmp_path):
     assert Image.open(run/'samples'/'evolution.gif').n_frames == 2 and (run/'losses.png').stat().st_size > 0
 
 def test_algorithm_1_stops_the_run(tmp_path, capsys):
-    "Any change is smaller than a huge epsilon: the run stops after its second batch, says why, and keeps that batch."
+    "Any change is smaller than a huge epsilon: the run stops after its second batch, says why and keeps that batch."
     learn,run = train(with_options(Config(), **TINY, early_stop_eps=1e9, out=str(tmp_path)))
     out = capsys.readouterr().out
-    assert learn.train_iter == 2 and 'LossChangeStop stopped the run: iteration 2: loss_d + loss_g changed by' in out
+    assert learn.train_iter == 2
+    assert 'LossChangeStop stopped the run: iteration 2: loss_d + loss_g changed by' in out
     assert 'stopped in epoch 1/' in out and 'after 2 batches; checkpoint written' in out
-    ck = load_checkpoint(run/'checkpoints'/'last.pth') # where the paper's rule ends the run, saved to sample and score
+    ck = load_checkpoint(run/'checkpoints'/'last.pth') # where the paper's rule ends the run: kept to sample and score
     assert (ck['epoch'], ck['batch'], ck['train_iter']) == (0, 2, 2)
 
 class StepLosses(Callback):

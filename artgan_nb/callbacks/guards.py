@@ -72,7 +72,7 @@ class Guard(EpochCallback):
             self.good,self.good_epoch = snapshot(self.learn),(0 if at_start else self.epoch + 1)
 
     def stop(self, why:str,
-             save:bool=False): # end at this batch's end with its checkpoint, where a callback does that (`SignalStop`)
+             save:bool=False): # end at this batch's end, with its checkpoint, where `SignalStop` can
         "End the run: `learn.stop_record.reason` says who stopped it and why."
         stop = stop_of(self.learn)
         stop.reason = f"{type(self).__name__} stopped the run: {why}"
