@@ -26,6 +26,7 @@ from .models import ModelSpec, summarize
 from .checkpoint import CheckpointError, read_checkpoint, RunLocked, check_run_folder
 from .callbacks.checkpoint import Interrupted
 from .run import Config, RunStopped, check_stopped, config_of, with_recipe, continued
+from .run import RESUMED_ANEW, resume_flags
 import artgan_nb.run as runs
 from .recipes import recipes_text, describe_recipe
 from .metrics import EvalOptions
@@ -102,7 +103,7 @@ def run_command(f, *args, **kwargs):
     except USER_ERRORS as e: sys.exit(f"error: {message(e)}")
 
 # %% ../nbs/12_cli.ipynb #64c71ae0
-RESUME_OPTIONS = ('epochs', 'on_nan', 'minutes', 'allow_data_change') # the only options `--resume` takes
+RESUME_OPTIONS = ('epochs', *RESUMED_ANEW, 'allow_data_change') # the only options `--resume` takes
 
 def train_parser():
     "The parser of `artgan-train`: every option of `Config`, `--resume`, `--list-recipes` and `--nproc`."
@@ -110,7 +111,7 @@ def train_parser():
     p.usage = '%(prog)s [OPTION ...]' # the options, 90 of them, are listed by group below
     p.add_argument('--resume', metavar='RUN', help='a run folder to continue where it stopped, with its saved options '
                    '(also: --epochs N, a new total for a finished run; --on-nan; --minutes M, M more; '
-                   '--allow-data-change)')
+                   '--early-stop, --early-stop-eps, 0: off; --allow-data-change)')
     p.add_argument('--list-recipes', action='store_true',
                    help='print each recipe (--recipe NAME): its paper and the options it sets')
     p.add_argument('--nproc', type=nproc_value, default=1, metavar='N',
@@ -155,9 +156,9 @@ def train_config(opts:dict, # the options given, by name
     if run is None: return validate(with_recipe(Config(), **opts))
     other = [f"--{k.replace('_', '-')}" for k in opts if k not in RESUME_OPTIONS]
     if other: raise ValueError(f"--resume continues {run} with its saved options; drop {' '.join(other)} "
-                               "(it takes only --epochs, --on-nan, --minutes and --allow-data-change)")
+                               f"(it takes only {resume_flags()} and --allow-data-change)")
     ck = read_checkpoint(check_run_folder(run))
-    return continued(config_of(ck), ck, run, opts.get('epochs'), opts.get('on_nan'), opts.get('minutes'))
+    return continued(config_of(ck), ck, run, opts.get('epochs'), **{k: opts.get(k) for k in RESUMED_ANEW})
 
 def trainers():
     "(train, resume): `run`'s in one process; `parallel`'s, which need Accelerate, in a launched one."

@@ -246,9 +246,11 @@ def resume_parallel(run, # a run folder
                     allow_data_change:bool=False, # continue although the images changed (never their number of classes)
                     cbs=None, # further callbacks, on every rank
                     on_nan:str=None, # a new `on_nan` action; None: the run's
-                    minutes:float=None): # stop after this many more minutes, 0: no limit; None: the run's own limit
+                    minutes:float=None, # stop after this many more minutes, 0: no limit; None: the run's own limit
+                    early_stop:int=None, # a new patience of `EarlyStop`, 0: off; None: the run's
+                    early_stop_eps:float=None): # a new epsilon of Algorithm 1, 0: off; None: the run's
     "`run.resume` on every launched process (`Ranks`; as many as trained it: an exact resume); (learner, run folder)."
-    return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes, processes())
+    return runs.resume(run, epochs, allow_data_change, cbs, on_nan, minutes, early_stop, early_stop_eps, processes())
 
 # %% ../nbs/10a_parallel.ipynb #6bfccc0b
 # `accelerate launch`, quiet when a process fails: the failure goes to the file ARTGAN_FAILED names, for `launch`

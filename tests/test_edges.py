@@ -48,7 +48,8 @@ def test_resume_names_an_edited_config(copy_of):
     msg = one_line_error(artgan_train, '--resume', run)
     assert f"{run} has finished its 1 epoch ({run/'config.json'} was edited (epochs 3 there, 1 in the checkpoint, " \
            "lr_g 0.001 there, 0.0002 in the checkpoint), but a resume reads its options from the checkpoint" in msg, msg
-    assert f"give it --epochs N, --on-nan or --minutes M, and start a new run with --init-from {run} to change" in msg
+    assert (f"give it --epochs N, --on-nan, --minutes, --early-stop, --early-stop-eps, or start a new run with "
+            f"--init-from {run} to change") in msg
     assert msg.endswith(f"; to train on, give a new total: artgan-train --resume {run} --epochs N (N > 1)"), msg
     assert files(run) == before
     with pytest.warns(UserWarning) as w: artgan_train(['--resume', str(run), '--epochs', '2'])
