@@ -4,10 +4,11 @@ from fastai.callback.core import Callback
 from PIL import Image
 
 from conftest import cli
-from test_resume import TINY, Crash, states
+from test_resume import TINY, Crash, states, assert_same, whole
 from artgan_nb.checkpoint import load_checkpoint
 from artgan_nb.callbacks.record import read_log
 from artgan_nb.core import with_options
+from artgan_nb.callbacks.guards import EarlyStop
 from artgan_nb.run import Config, train, resume
 
 NEW = dict(early_stop_eps=1e-9, keep_every=2, evolution_epochs='1,3,7', adaptive_lr=True, alr_threshold=0.5, alr_window=2,
@@ -41,6 +42,18 @@ def test_algorithm_1_stops_the_run(tmp_path, capsys):
     assert 'stopped in epoch 1/' in out and 'after 2 batches; checkpoint written' in out
     ck = load_checkpoint(run/'checkpoints'/'last.pth') # where the paper's rule ends the run: kept to sample and score
     assert (ck['epoch'], ck['batch'], ck['train_iter']) == (0, 2, 2)
+
+def test_early_stop_keeps_its_last_epoch(whole, tmp_path, capsys):
+    "EarlyStop ends the run after an epoch with that epoch's checkpoint; the resume trains the rest as if never stopped."
+    learn,run = train(with_options(Config(), **TINY, save_every_batches=3, out=str(tmp_path)),
+                      cbs=[EarlyStop('acc_fake', patience=1, eps=2.0)]) # accuracies never differ by 2: stops after 2
+    out = capsys.readouterr().out
+    assert 'EarlyStop stopped the run: acc_fake changed less than 2.0 over the last 1 epoch' in out
+    assert 'stopped after epoch 2/3; checkpoint written' in out
+    ck = load_checkpoint(run/'checkpoints'/'last.pth')
+    assert (ck['epoch'], ck['batch'], ck['train_iter']) == (2, 0, 8) and len(ck['callbacks']['EarlyStop']['values']) == 2
+    resume(run)
+    assert_same(whole, run)
 
 class StepLosses(Callback):
     "Records each D step's loss as the D loss function returns it, beside GANTrainer's own `d_losses`."

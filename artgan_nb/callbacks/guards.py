@@ -233,7 +233,7 @@ def plateaued(values:list, # one value per epoch
 
 class EarlyStop(Guard):
     "Stop the run when the epoch value of `key` has plateaued."
-    order = 80 # after the samples and the metrics log; before the checkpoint (100), which skips the epoch it stops in
+    order = 80 # after the samples and the metrics log; `SignalStop` (101) saves the epoch it stops after
     actions = ('stop',)
     def __init__(self, key:str='loss_g', # a metric name or a `learn.epoch_extras` key
                  patience:int=5, eps:float=1e-3): # see `plateaued`
@@ -252,7 +252,8 @@ class EarlyStop(Guard):
         self.values.append(values[self.key])
         if plateaued(self.values, self.patience, self.eps):
             epochs = counted(self.patience, 'epoch', 'epochs')
-            self.stop(f"{self.key} changed less than {self.eps} over the last {epochs} (now {self.values[-1]:.4g})")
+            self.stop(f"{self.key} changed less than {self.eps} over the last {epochs} (now {self.values[-1]:.4g})",
+                      save=True)
 
 # %% ../../nbs/08_callbacks_guards.ipynb #1a497198
 class LossChangeStop(Guard):

@@ -253,12 +253,12 @@ class MetricsLog(EpochCallback):
     def before_epoch(self):
         super().before_epoch()
         self.start,self.n_images,self.learn.epoch_extras = time.perf_counter(),0,{}
-    def after_batch(self):
-        if self.training: self.n_images += find_bs(self.learn.xb)
+    def after_batch(self): # the clock stops at a training batch's end: what follows the last is not training
+        if self.training: self.n_images,self.end = self.n_images + find_bs(self.learn.xb),time.perf_counter()
 
     def row(self):
-        "This epoch's row of the log."
-        seconds = time.perf_counter() - self.start
+        "This epoch's row of the log; its time runs from the epoch's start to the end of its last training batch."
+        seconds = self.end - self.start
         r = {'epoch': self.epoch + 1, **epoch_values(self.learn)}
         r.update({f"lr_g_{g['name']}": g['lr'] for g in self.learn.opt.opt.param_groups})
         r.update({f"lr_d_{g['name']}": g['lr'] for g in self.learn.gan_trainer.opt_d.param_groups})
