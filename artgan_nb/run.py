@@ -319,7 +319,8 @@ def check_data_folder(cfg:Config, run):
         raise DataError(f"the data folder of {run} is missing: {cfg.data.data} (put the images back there to resume "
                         "it)")
 
-def continued(cfg:Config, ck:dict, run, epochs:int=None, # the checkpoint's config and itself; the run folder; a new total
+def continued(cfg:Config, ck:dict, run, # the checkpoint's config, the checkpoint, the run folder
+              epochs:int=None, # a new total; None: the run's own
               **anew): # options of `RESUMED_ANEW`; None: the run's own
     "The checkpoint's `cfg` as a resume of `run` fits it: with `epochs` (a new total) and the options `anew` given."
     if odd := sorted(set(anew) - set(RESUMED_ANEW)): raise ValueError(f"a resume cannot set {', '.join(odd)}")

@@ -134,7 +134,7 @@ def test_resume_refuses_other_options(whole):
     assert r.returncode != 0 and '--size' in r.stderr and 'Traceback' not in r.stderr
 
 def test_a_run_algorithm_1_ended_goes_on_without_it(whole, tmp_path):
-    "Stopped by Algorithm 1 at its second batch, resumed with `--early-stop-eps 0`: it ends as the run without the rule."
+    "Stopped by Algorithm 1 at its second batch, resumed with `--early-stop-eps 0`: it ends as one without the rule."
     learn,run = train(with_options(Config(), **TINY, save_every_batches=3, early_stop_eps=1e9, out=str(tmp_path)))
     assert learn.train_iter == 2 and place(run) == (0, 2)
     r = cli('artgan-train', '--resume', run, '--early-stop-eps', 0)

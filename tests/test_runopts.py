@@ -44,14 +44,15 @@ def test_algorithm_1_stops_the_run(tmp_path, capsys):
     assert (ck['epoch'], ck['batch'], ck['train_iter']) == (0, 2, 2)
 
 def test_early_stop_keeps_its_last_epoch(whole, tmp_path, capsys):
-    "EarlyStop ends the run after an epoch with that epoch's checkpoint; the resume trains the rest as if never stopped."
+    "EarlyStop ends the run after an epoch with that epoch's checkpoint; the resume trains on as if it never stopped."
     learn,run = train(with_options(Config(), **TINY, save_every_batches=3, out=str(tmp_path)),
                       cbs=[EarlyStop('acc_fake', patience=1, eps=2.0)]) # accuracies never differ by 2: stops after 2
     out = capsys.readouterr().out
     assert 'EarlyStop stopped the run: acc_fake changed less than 2.0 over the last 1 epoch' in out
     assert 'stopped after epoch 2/3; checkpoint written' in out
     ck = load_checkpoint(run/'checkpoints'/'last.pth')
-    assert (ck['epoch'], ck['batch'], ck['train_iter']) == (2, 0, 8) and len(ck['callbacks']['EarlyStop']['values']) == 2
+    assert (ck['epoch'], ck['batch'], ck['train_iter']) == (2, 0, 8)
+    assert len(ck['callbacks']['EarlyStop']['values']) == 2
     resume(run)
     assert_same(whole, run)
 
